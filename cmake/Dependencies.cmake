@@ -1,0 +1,12 @@
+# Third-party libraries, all from Debian packages (see scripts/install-deps).
+# Each is linked only by the module that adapts it.
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(nlohmann_json 3.11 CONFIG REQUIRED)
+if(NOT PATCHWAVE_FUZZ)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.5)
+  find_package(CLI11 2.1 CONFIG REQUIRED)
+  if(PATCHWAVE_TESTS)
+    find_package(Catch2 2 CONFIG REQUIRED)
+  endif()
+endif()

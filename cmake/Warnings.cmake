@@ -1,0 +1,13 @@
+# Every project target links pw_warnings; third-party headers come in through imported
+# targets and so stay system includes, outside these flags.
+add_library(pw_warnings INTERFACE)
+target_compile_options(pw_warnings INTERFACE
+  -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Woverloaded-virtual -Werror)
+target_compile_definitions(pw_warnings INTERFACE OPENSSL_API_COMPAT=30000)
+
+if(PATCHWAVE_SANITIZE)
+  target_compile_options(pw_warnings INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(pw_warnings INTERFACE -fsanitize=address,undefined)
+endif()
