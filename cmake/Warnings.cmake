@@ -11,3 +11,8 @@ if(PATCHWAVE_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(pw_warnings INTERFACE -fsanitize=address,undefined)
 endif()
+
+if(PATCHWAVE_FUZZ)
+  # Coverage instrumentation for everything the fuzz targets link.
+  target_compile_options(pw_warnings INTERFACE -fsanitize=fuzzer-no-link)
+endif()

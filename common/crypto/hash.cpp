@@ -151,7 +151,7 @@ Result<Bytes> from_hex(std::string_view hex) {
   return out;
 }
 
-Result<FileDigest> hash_file(const std::string& path) {
+Result<FileDigest> hash_file(const std::string& path, bool with_sha512) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int error = errno;
@@ -185,11 +185,11 @@ Result<FileDigest> hash_file(const std::string& path) {
     if (got == 0) break;
     auto size = static_cast<std::size_t>(got);
     sha256.update(buffer.get(), size);
-    sha512.update(buffer.get(), size);
+    if (with_sha512) sha512.update(buffer.get(), size);
     result.length += size;
   }
   result.sha256_hex = to_hex(sha256.finish());
-  result.sha512_hex = to_hex(sha512.finish());
+  if (with_sha512) result.sha512_hex = to_hex(sha512.finish());
   return result;
 }
 

@@ -47,6 +47,18 @@ class TargetHasher {
   std::vector<std::pair<crypto::Hasher, std::string>> hashers_;
 };
 
+// A file longer than the length its parent signed is a mismatch, not just a limit.
+Error fetch_error(Error error, const std::string& file, const MetaFile& expected,
+                  const std::string& parent) {
+  if (error.code == Errc::limit && expected.length) {
+    return make_error(Errc::mismatch, "longer than the length of " +
+                                          std::to_string(*expected.length) + " bytes given by " +
+                                          parent)
+        .with_context(file);
+  }
+  return std::move(error).with_context("fetching " + file);
+}
+
 }  // namespace
 
 Status check_length_and_hashes(std::string_view bytes, std::optional<std::uint64_t> length,
@@ -202,7 +214,7 @@ Status Client::update_snapshot(MetadataSource& source) {
   const MetaFile& expected = timestamp_->snapshot;
   std::string file = versioned(root_->consistent_snapshot, expected.version, "snapshot.json");
   auto bytes = source.read("metadata/" + file, expected.length.value_or(kMaxSnapshotBytes));
-  if (!bytes.ok()) return std::move(bytes).error().with_context("fetching " + file);
+  if (!bytes.ok()) return fetch_error(std::move(bytes).error(), file, expected, "timestamp.json");
   PW_TRY(check_length_and_hashes(*bytes, expected.length, expected.hashes,
                                  file + " (as described by timestamp.json)"));
   PW_TRY_ASSIGN(Snapshot snap, parse_snapshot(*bytes, file));
@@ -249,7 +261,7 @@ Status Client::update_targets(MetadataSource& source) {
   const MetaFile& expected = entry->second;
   std::string file = versioned(root_->consistent_snapshot, expected.version, "targets.json");
   auto bytes = source.read("metadata/" + file, expected.length.value_or(kMaxTargetsBytes));
-  if (!bytes.ok()) return std::move(bytes).error().with_context("fetching " + file);
+  if (!bytes.ok()) return fetch_error(std::move(bytes).error(), file, expected, "snapshot.json");
   PW_TRY(check_length_and_hashes(*bytes, expected.length, expected.hashes,
                                  file + " (as described by snapshot.json)"));
   PW_TRY_ASSIGN(Targets targets, parse_targets(*bytes, file));

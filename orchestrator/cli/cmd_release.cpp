@@ -15,6 +15,7 @@ struct AddArgs {
   std::vector<std::string> cves, env;
   std::string health_interval = "1s", health_timeout = "1s", expires = "90d";
   std::uint64_t health_successes = 3;
+  bool sha512 = false;
   std::string output = "text";
 };
 
@@ -80,6 +81,7 @@ Result<release::ReleaseDescription> describe(const AddArgs& args) {
 int add(const AddArgs& args) {
   authoring::AddOptions options;
   options.artifact = args.artifact;
+  options.with_sha512 = args.sha512;
   if (!args.name.empty()) options.name = args.name;
   bool is_release = !args.app.empty() || !args.version.empty();
   if (is_release) {
@@ -185,7 +187,7 @@ void register_release_commands(CLI::App& app, Action& action) {
   auto a = std::make_shared<AddArgs>();
   auto* add_cmd = rel->add_subcommand(
       "add",
-      "Copy ARTIFACT into the repository as a target (length, sha256, sha512) with its release\n"
+      "Copy ARTIFACT into the repository as a target (length, sha256) with its release\n"
       "description, and stage a new targets version for signing. Without --app/--version the\n"
       "target is a plain TUF target (it needs --name) that cannot be rolled out.");
   add_cmd->add_option("DIR", a->dir, "Repository directory")->required();
@@ -203,6 +205,7 @@ void register_release_commands(CLI::App& app, Action& action) {
   add_cmd->add_option("--health-timeout", a->health_timeout, "Per check (default 1s)");
   add_cmd->add_option("--health-successes", a->health_successes,
                       "Passes in a row before healthy (default 3)");
+  add_cmd->add_flag("--sha512", a->sha512, "Also list a sha512 hash (sha256 is always listed)");
   add_cmd->add_option("--name", a->name, "Target path (default APP/VERSION/FILENAME)");
   add_cmd->add_option("--expires", a->expires, "Lifetime of the targets metadata (default 90d)");
   add_cmd->add_option("--output", a->output, "text or json")

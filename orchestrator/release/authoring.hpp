@@ -57,6 +57,7 @@ struct AddOptions {
   std::string artifact;             // file to copy into targets/
   std::optional<std::string> name;  // target path; default APP/VERSION/BASENAME
   std::optional<release::ReleaseDescription> release;
+  bool with_sha512 = false;  // sha256 is always listed; sha512 doubles the hashing cost
   std::chrono::seconds expires_in{std::chrono::days{90}};
   trust::TimePoint now;
 };
@@ -67,7 +68,7 @@ struct AddedTarget {
   std::uint64_t targets_version = 0;  // of the staged targets.json
 };
 
-// Copies the artifact into targets/, hashes it (sha256 + sha512) and stages a new
+// Copies the artifact into targets/, hashes it (sha256, and sha512 if asked) and stages a new
 // targets.json version that lists it (dropping any signatures already on the staged
 // one, since its content changed). Refuses a target name that already exists.
 Result<AddedTarget> add_target(const std::string& dir, const AddOptions& options);

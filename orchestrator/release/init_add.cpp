@@ -123,14 +123,15 @@ Result<AddedTarget> add_target(const std::string& dir, const AddOptions& options
     return make_error(Errc::conflict, stored + " already exists but is not a listed target");
   }
   PW_TRY(copy_artifact(options.artifact, stored));
-  auto digest = crypto::hash_file(stored);
+  auto digest = crypto::hash_file(stored, options.with_sha512);
   if (!digest.ok()) {
     fs::remove(stored);
     return std::move(digest).error();
   }
   trust::TargetFile file;
   file.length = digest->length;
-  file.hashes = {{"sha256", digest->sha256_hex}, {"sha512", digest->sha512_hex}};
+  file.hashes = {{"sha256", digest->sha256_hex}};
+  if (options.with_sha512) file.hashes["sha512"] = digest->sha512_hex;
   json::Value entry = {{"length", file.length}, {"hashes", file.hashes}};
   if (options.release) {
     file.custom = {{"release", release::to_json(*options.release)}};
