@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "common/crypto/hash.hpp"
+#include "common/trust/hash_check.hpp"
 #include "common/trust/verify.hpp"
 
 namespace pw::trust {
@@ -22,31 +22,6 @@ bool same_keys(const Root& a, const Root& b, Role role) {
   return x.threshold == y.threshold && x.keyids == y.keyids;
 }
 
-// Streaming check of one target's hashes (only the algorithms we implement).
-class TargetHasher {
- public:
-  explicit TargetHasher(const std::map<std::string, std::string>& expected) {
-    for (const auto& [name, hex] : expected) {
-      if (name == "sha256") hashers_.emplace_back(crypto::HashAlgorithm::sha256, hex);
-      if (name == "sha512") hashers_.emplace_back(crypto::HashAlgorithm::sha512, hex);
-    }
-  }
-  bool any() const { return !hashers_.empty(); }
-  void update(std::string_view chunk) {
-    for (auto& [hasher, unused] : hashers_) hasher.update(chunk);
-  }
-  // Empty when every hash matched, else the name of the first that did not.
-  std::string mismatch() {
-    for (auto& [hasher, expected] : hashers_) {
-      if (crypto::to_hex(hasher.finish()) != expected) return crypto::hash_name(hasher.algorithm());
-    }
-    return {};
-  }
-
- private:
-  std::vector<std::pair<crypto::Hasher, std::string>> hashers_;
-};
-
 // A file longer than the length its parent signed is a mismatch, not just a limit.
 Error fetch_error(Error error, const std::string& file, const MetaFile& expected,
                   const std::string& parent) {
@@ -60,28 +35,6 @@ Error fetch_error(Error error, const std::string& file, const MetaFile& expected
 }
 
 }  // namespace
-
-Status check_length_and_hashes(std::string_view bytes, std::optional<std::uint64_t> length,
-                               const std::map<std::string, std::string>& hashes,
-                               const std::string& what) {
-  if (length && bytes.size() != *length) {
-    return make_error(Errc::mismatch, what + ": length is " + std::to_string(bytes.size()) +
-                                          " bytes, signed metadata says " +
-                                          std::to_string(*length));
-  }
-  if (hashes.empty()) return Ok{};
-  TargetHasher hasher(hashes);
-  if (!hasher.any()) {
-    return make_error(Errc::unsupported,
-                      what + ": none of the listed hash algorithms is supported (sha256, sha512)");
-  }
-  hasher.update(bytes);
-  std::string bad = hasher.mismatch();
-  if (!bad.empty()) {
-    return make_error(Errc::mismatch, what + ": " + bad + " does not match the signed metadata");
-  }
-  return Ok{};
-}
 
 Result<Client> Client::create(std::string_view pinned_root, TrustedStore& store,
                               ClientOptions options) {
@@ -309,16 +262,11 @@ Result<VerifiedTarget> Client::verify_target(MetadataSource& source, const std::
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     file_path = "targets/" + dir + hash->second + "." + base;
   }
-  TargetHasher hasher(target.info.hashes);
-  if (!hasher.any()) {
-    return make_error(Errc::unsupported, "target '" + path +
-                                             "': none of its hash algorithms is supported "
-                                             "(sha256, sha512)");
-  }
-  std::uint64_t seen = 0;
+  std::string what = "target '" + path + "'";
+  HashCheck check(target.info.length, target.info.hashes);
+  if (!check.supported()) return check.finish(what).error();
   Status streamed = source.stream(file_path, target.info.length, [&](std::string_view chunk) {
-    seen += chunk.size();
-    hasher.update(chunk);
+    check.update(chunk);
     return sink ? sink(chunk) : Status{};
   });
   if (!streamed.ok()) {
@@ -327,19 +275,9 @@ Result<VerifiedTarget> Client::verify_target(MetadataSource& source, const std::
       error = make_error(Errc::mismatch, "longer than the signed length of " +
                                              std::to_string(target.info.length) + " bytes");
     }
-    return std::move(error).with_context("target '" + path + "'");
+    return std::move(error).with_context(what);
   }
-  if (seen != target.info.length) {
-    return make_error(Errc::mismatch, "length is " + std::to_string(seen) +
-                                          " bytes, signed length is " +
-                                          std::to_string(target.info.length))
-        .with_context("target '" + path + "'");
-  }
-  std::string bad = hasher.mismatch();
-  if (!bad.empty()) {
-    return make_error(Errc::mismatch, bad + " does not match the signed hash")
-        .with_context("target '" + path + "'");
-  }
+  PW_TRY(check.finish(what));
   return target;
 }
 

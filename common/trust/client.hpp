@@ -103,10 +103,4 @@ class Client {
   std::vector<std::uint64_t> rotated_roots_;
 };
 
-// Checks bytes against a length and hashes from signed metadata. Hash algorithms we do
-// not implement are skipped, but at least one of sha256/sha512 must be present.
-Status check_length_and_hashes(std::string_view bytes, std::optional<std::uint64_t> length,
-                               const std::map<std::string, std::string>& hashes,
-                               const std::string& what);
-
 }  // namespace pw::trust
