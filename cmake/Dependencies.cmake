@@ -2,6 +2,8 @@
 # Each is linked only by the module that adapts it.
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(nlohmann_json 3.11 CONFIG REQUIRED)
+find_package(LibArchive 3.6 REQUIRED)
+find_package(LibLZMA 5.2 REQUIRED)  # common/archive decodes xz itself, with a memory limit
 if(NOT PATCHWAVE_FUZZ)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.5)

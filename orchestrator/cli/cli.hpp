@@ -8,7 +8,9 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "common/archive/archive.hpp"
 #include "common/errors/result.hpp"
 #include "common/trust/metadata.hpp"
 
@@ -31,6 +33,7 @@ void register_key_commands(CLI::App& app, Action& action);
 void register_repo_commands(CLI::App& app, Action& action);
 void register_release_commands(CLI::App& app, Action& action);
 void register_verify_command(CLI::App& app, Action& action);
+void register_inspect_command(CLI::App& release, Action& action);  // under `release`
 
 int run(int argc, char** argv);
 
@@ -38,5 +41,7 @@ int run(int argc, char** argv);
 int fail(const Error& error);  // prints "patchwave: error: ..." to stderr, returns 1
 Result<std::chrono::seconds> parse_duration(const std::string& text);  // "90d", "12h", "30m", "45s"
 trust::TimePoint now();
+// "--archive-limit NAME=NUMBER" options -> limits (defaults for the rest).
+Result<archive::Limits> parse_archive_limits(const std::vector<std::string>& pairs);
 
 }  // namespace pw::cli

@@ -12,7 +12,7 @@ namespace {
 
 struct AddArgs {
   std::string dir, artifact, name, app, version, urgency = "routine", run, health;
-  std::vector<std::string> cves, env;
+  std::vector<std::string> cves, env, archive_limits;
   std::string health_interval = "1s", health_timeout = "1s", expires = "90d";
   std::uint64_t health_successes = 3;
   bool sha512 = false;
@@ -82,6 +82,15 @@ int add(const AddArgs& args) {
   authoring::AddOptions options;
   options.artifact = args.artifact;
   options.with_sha512 = args.sha512;
+  if (!args.archive_limits.empty()) {
+    auto limits = parse_archive_limits(args.archive_limits);  // validates names and values
+    if (!limits.ok()) return fail(limits.error());
+    options.archive_limits = json::Value::object();
+    for (const auto& pair : args.archive_limits) {
+      auto eq = pair.find('=');
+      options.archive_limits[pair.substr(0, eq)] = std::stoull(pair.substr(eq + 1));
+    }
+  }
   if (!args.name.empty()) options.name = args.name;
   bool is_release = !args.app.empty() || !args.version.empty();
   if (is_release) {
@@ -205,6 +214,8 @@ void register_release_commands(CLI::App& app, Action& action) {
   add_cmd->add_option("--health-timeout", a->health_timeout, "Per check (default 1s)");
   add_cmd->add_option("--health-successes", a->health_successes,
                       "Passes in a row before healthy (default 3)");
+  add_cmd->add_option("--archive-limit", a->archive_limits,
+                      "Per-release unpack limit agents apply, NAME=NUMBER (see `release inspect`)");
   add_cmd->add_flag("--sha512", a->sha512, "Also list a sha512 hash (sha256 is always listed)");
   add_cmd->add_option("--name", a->name, "Target path (default APP/VERSION/FILENAME)");
   add_cmd->add_option("--expires", a->expires, "Lifetime of the targets metadata (default 90d)");
@@ -226,6 +237,8 @@ void register_release_commands(CLI::App& app, Action& action) {
       return add(*a);
     };
   });
+
+  register_inspect_command(*rel, action);
 
   auto s = std::make_shared<SignArgs>();
   auto* sign_cmd = rel->add_subcommand(

@@ -58,6 +58,9 @@ struct AddOptions {
   std::optional<std::string> name;  // target path; default APP/VERSION/BASENAME
   std::optional<release::ReleaseDescription> release;
   bool with_sha512 = false;  // sha256 is always listed; sha512 doubles the hashing cost
+  // custom.archive_limits for this release (see common/archive/archive.hpp); null keeps
+  // the agents' defaults.
+  json::Value archive_limits;
   std::chrono::seconds expires_in{std::chrono::days{90}};
   trust::TimePoint now;
 };

@@ -1,6 +1,7 @@
 // repo init, release add, and reading key files.
 #include <filesystem>
 
+#include "common/archive/archive.hpp"
 #include "orchestrator/release/authoring.hpp"
 #include "orchestrator/release/workspace.hpp"
 #include "orchestrator/source/source.hpp"
@@ -77,6 +78,27 @@ Result<std::string> default_target_name(const AddOptions& options) {
   return options.release->app + "/" + options.release->version.text + "/" + base;
 }
 
+// Agents refuse archives that break the staging rules; refuse them before signing.
+Status check_archive(const AddOptions& options) {
+  json::Value custom = json::Value::object();
+  if (!options.archive_limits.is_null()) custom["archive_limits"] = options.archive_limits;
+  PW_TRY_ASSIGN(archive::Limits limits, archive::limits_from_custom(custom));
+  PW_TRY_ASSIGN(archive::Report report, archive::inspect(options.artifact, limits));
+  if (report.ok()) return Ok{};
+  std::string message = "agents would refuse this archive:";
+  std::size_t shown = 0;
+  for (const auto& v : report.violations) {
+    if (shown++ == 5) {
+      message += " (and " + std::to_string(report.violations.size() - 5) + " more)";
+      break;
+    }
+    message += (shown > 1 ? "; " : " ") + (v.entry.empty() ? std::string("archive") : v.entry) +
+               ": " + v.rule;
+  }
+  return make_error(Errc::invalid_argument, message + "; see `patchwave release inspect`")
+      .with_context(options.artifact);
+}
+
 }  // namespace
 
 Result<AddedTarget> add_target(const std::string& dir, const AddOptions& options) {
@@ -84,6 +106,7 @@ Result<AddedTarget> add_target(const std::string& dir, const AddOptions& options
     return make_error(Errc::not_found, options.artifact + ": no such artifact file");
   }
   PW_TRY_ASSIGN(std::string name, default_target_name(options));
+  if (options.release) PW_TRY(check_archive(options));
   auto path_ok = source::check_relative_path(name);
   if (!path_ok.ok()) return std::move(path_ok).error().with_context("target name");
 
@@ -135,6 +158,7 @@ Result<AddedTarget> add_target(const std::string& dir, const AddOptions& options
   json::Value entry = {{"length", file.length}, {"hashes", file.hashes}};
   if (options.release) {
     file.custom = {{"release", release::to_json(*options.release)}};
+    if (!options.archive_limits.is_null()) file.custom["archive_limits"] = options.archive_limits;
     entry["custom"] = file.custom;
   }
   signed_json["targets"][name] = entry;

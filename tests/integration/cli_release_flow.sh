@@ -16,7 +16,7 @@ make_repo repo
 check "verify the empty published repository" pw verify --repo repo --root repo/metadata/1.root.json
 expect_out "verify says OK" "verified: OK"
 
-mkdir -p dist && printf 'payload 1.0.1\n' >dist/demo-service-1.0.1.tar.gz
+make_tarball dist/demo-service-1.0.1.tar.gz 1.0.1
 check "release add" pw release add repo dist/demo-service-1.0.1.tar.gz --app demo-service \
   --version 1.0.1 --cve CVE-2026-12345 --urgency emergency --run 'bin/demo-service --port 8080' \
   --env MODE=prod --health http:8080/healthz --health-successes 2

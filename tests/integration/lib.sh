@@ -74,11 +74,22 @@ make_repo() {
   pw release publish "$dir" --snapshot-key keys/online --timestamp-key keys/online >/dev/null
 }
 
+# make_tarball FILE VERSION: a small, benign release tarball.
+make_tarball() {
+  local file=$1 version=$2 src
+  src=$(mktemp -d "$WORK/src-XXXXXX")
+  mkdir -p "$src/bin" "$(dirname "$file")"
+  printf '#!/bin/sh\necho demo-service %s\n' "$version" >"$src/bin/demo-service"
+  chmod 755 "$src/bin/demo-service"
+  printf 'version %s\n' "$version" >"$src/VERSION"
+  tar -czf "$file" -C "$src" .
+  rm -rf "$src"
+}
+
 # add_release DIR VERSION [extra release add args]: a signed, published release.
 add_release() {
   local dir=$1 version=$2; shift 2
-  mkdir -p dist
-  printf 'demo-service %s\n' "$version" >"dist/demo-service-$version.tar.gz"
+  make_tarball "dist/demo-service-$version.tar.gz" "$version"
   pw release add "$dir" "dist/demo-service-$version.tar.gz" --app demo-service --version "$version" \
     --run 'bin/demo-service --port 8080' --health http:8080/healthz "$@" >/dev/null
   pw release sign "$dir" --key keys/alice >/dev/null

@@ -1,0 +1,3 @@
+#include "agents/agent_cli.hpp"
+
+int main(int argc, char** argv) { return pw::agent::run_cli(argc, argv); }
