@@ -63,4 +63,17 @@ PY
   check "tuf-js refuses the tampered $layout copy" test "$code" -ne 0
 done
 
+# c. the documented JSON schemas match what both sides write
+check "manifests/examples match manifests/schemas" node "$here/check-schemas.mjs"
+for r in "$fixtures/basic" "$fixtures/consistent" repo-default repo-consistent; do
+  check "schemas accept $(basename "$r")" node "$here/check-schemas.mjs" "$r"
+done
+mkdir -p broken/metadata && cp repo-default/metadata/timestamp.json broken/metadata/
+python3 -c "
+import json, sys
+p = sys.argv[1]; d = json.load(open(p)); d['signed']['version'] = 0; json.dump(d, open(p, 'w'))
+" broken/metadata/timestamp.json
+code=0; node "$here/check-schemas.mjs" broken >/dev/null 2>&1 || code=$?
+check "schemas refuse a version 0 timestamp" test "$code" -ne 0
+
 finish
