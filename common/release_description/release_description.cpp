@@ -140,7 +140,7 @@ std::strong_ordering SemVer::operator<=>(const SemVer& other) const {
   if (auto c = patch <=> other.patch; c != 0) return c;
   // A version without pre-release ranks above one with it.
   if (prerelease.empty() || other.prerelease.empty()) {
-    return other.prerelease.empty() <=> prerelease.empty();
+    return prerelease.empty() <=> other.prerelease.empty();
   }
   for (std::size_t i = 0; i < prerelease.size() && i < other.prerelease.size(); ++i) {
     const auto& a = prerelease[i];
