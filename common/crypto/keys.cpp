@@ -1,4 +1,5 @@
 #include "common/crypto/keys.hpp"
+#include "common/crypto/secret_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -46,26 +47,6 @@ using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using OpenSslBytes = std::unique_ptr<unsigned char, OpenSslFree>;
 
-// Closes a file descriptor on scope exit unless released.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
-
 // ---------------------------------------------------------------------------------------
 // Errors.
 
@@ -99,14 +80,6 @@ Error openssl_error(Errc code, std::string what) {
 std::string type_name(const EVP_PKEY* pkey) {
   const char* name = EVP_PKEY_get0_type_name(pkey);
   return name != nullptr ? name : "an unknown key type";
-}
-
-std::string errno_text(int error) { return std::strerror(error); }
-
-std::string octal_mode(mode_t mode) {
-  std::array<char, 16> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%04o", static_cast<unsigned>(mode & 07777));
-  return buffer.data();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -276,58 +249,6 @@ int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* asked) {
 // Digest name for EVP_DigestSign/VerifyInit_ex: none for Ed25519 (PureEdDSA).
 const char* digest_for(KeyType type) { return type == KeyType::ed25519 ? nullptr : "SHA256"; }
 
-// Reads an entire (small) file descriptor.
-Result<std::string> read_all(int fd, const std::string& path, std::size_t limit) {
-  std::string out;
-  std::array<char, 4096> buffer{};
-  for (;;) {
-    ssize_t got = ::read(fd, buffer.data(), buffer.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      int error = errno;
-      OPENSSL_cleanse(out.data(), out.size());
-      return make_error(Errc::io, path + ": read failed: " + errno_text(error));
-    }
-    if (got == 0) break;
-    out.append(buffer.data(), static_cast<std::size_t>(got));
-    if (out.size() > limit) {
-      OPENSSL_cleanse(out.data(), out.size());
-      OPENSSL_cleanse(buffer.data(), buffer.size());
-      return make_error(Errc::limit, path + ": private key file is larger than " +
-                                         std::to_string(limit) + " bytes");
-    }
-  }
-  OPENSSL_cleanse(buffer.data(), buffer.size());
-  return out;
-}
-
-Status write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t wrote = ::write(fd, data.data(), data.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return make_error(Errc::io, path + ": write failed: " + errno_text(errno));
-    }
-    data.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return Ok{};
-}
-
-std::string parent_dir(const std::string& path) {
-  std::size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string random_suffix() {
-  std::array<unsigned char, 8> random{};
-  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
-    return std::to_string(::getpid());
-  }
-  return to_hex(Bytes(random.begin(), random.end()));
-}
-
 }  // namespace
 
 // -----------------------------------------------------------------------------------------
@@ -452,28 +373,7 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
 }
 
 Result<PrivateKey> PrivateKey::load(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) {
-    int error = errno;
-    return make_error(error == ENOENT ? Errc::not_found : Errc::io,
-                      path + ": cannot open private key: " + errno_text(error));
-  }
-  // fstat on the opened descriptor: the mode checked is that of the file read.
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return make_error(Errc::io, path + ": cannot stat private key: " + errno_text(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return make_error(Errc::invalid_argument, path + ": private key is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return make_error(Errc::permission,
-                      path +
-                          ": private key file is readable or writable by group or others "
-                          "(mode " +
-                          octal_mode(st.st_mode) + "); run chmod 600 " + path);
-  }
-  PW_TRY_ASSIGN(std::string pem, read_all(fd.get(), path, kMaxPemSize));
+  PW_TRY_ASSIGN(std::string pem, read_secret_file(path, kMaxPemSize));
   auto key = from_pem(pem);
   OPENSSL_cleanse(pem.data(), pem.size());
   if (!key.ok()) return std::move(key).error().with_context("loading " + path);
@@ -494,72 +394,10 @@ std::string PrivateKey::to_pem() const {
 Status PrivateKey::save(const std::string& path) const {
   if (!impl_) return make_error(Errc::invalid_argument, "cannot save an empty private key");
   ErrorMark mark;
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    return make_error(Errc::conflict, path + ": already exists; refusing to overwrite a key");
-  }
-  if (errno != ENOENT) {
-    return make_error(Errc::io, path + ": cannot stat: " + errno_text(errno));
-  }
-
   std::string pem = to_pem();
-  struct Cleanse {
-    std::string& text;
-    ~Cleanse() { OPENSSL_cleanse(text.data(), text.size()); }
-  } cleanse{pem};
-
-  std::string dir = parent_dir(path);
-  std::string base = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0
-  std::string temp;
-  Fd fd(-1);
-  for (int attempt = 0; attempt < 16 && fd.get() < 0; ++attempt) {
-    temp = dir + "/." + base + ".tmp-" + random_suffix();
-    fd.reset(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0 && errno != EEXIST) {
-      return make_error(Errc::io, temp + ": cannot create: " + errno_text(errno));
-    }
-  }
-  if (fd.get() < 0) return make_error(Errc::io, path + ": cannot create a temporary file");
-
-  auto fail = [&](Error error) -> Status {
-    ::close(fd.release());
-    ::unlink(temp.c_str());
-    return error;
-  };
-
-  Status written = write_all(fd.get(), pem, temp);
-  if (!written.ok()) return fail(std::move(written).error());
-  if (::fsync(fd.get()) != 0) {
-    return fail(make_error(Errc::io, temp + ": fsync failed: " + errno_text(errno)));
-  }
-  if (::close(fd.release()) != 0) {
-    ::unlink(temp.c_str());
-    return make_error(Errc::io, temp + ": close failed: " + errno_text(errno));
-  }
-
-  // RENAME_NOREPLACE closes the race with a file created since the check above; fall
-  // back to a plain rename on file systems that do not support it.
-  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-    int error = errno;
-    if (error == EINVAL || error == ENOSYS || error == ENOTSUP) {
-      if (::rename(temp.c_str(), path.c_str()) == 0)
-        error = 0;
-      else
-        error = errno;
-    }
-    if (error != 0) {
-      ::unlink(temp.c_str());
-      if (error == EEXIST) {
-        return make_error(Errc::conflict, path + ": already exists; refusing to overwrite a key");
-      }
-      return make_error(Errc::io, path + ": cannot rename into place: " + errno_text(error));
-    }
-  }
-
-  // Make the new directory entry durable too.
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
-  return Ok{};
+  Status written = write_secret_file(path, pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  return written;
 }
 
 json::Value PrivateKey::public_json() const {
