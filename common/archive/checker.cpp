@@ -102,6 +102,11 @@ CheckedEntry EntryChecker::check(const RawHeader& header) {
     }
   }
 
+  // A hardlink's target is looked up before the link itself is placed, so a link to
+  // itself is "not an earlier file".
+  if (header.type == RawType::hardlink && target_ok) {
+    if (auto rule = tree_.find_file(target_path, out.link_target)) refuse_rule(*rule);
+  }
   if (!name_rule && out.listed) {
     Tree::Node* node = nullptr;
     if (auto rule = tree_.add(out.path, kind, name, node)) {
@@ -111,11 +116,6 @@ CheckedEntry EntryChecker::check(const RawHeader& header) {
       if (header.type == RawType::symlink) {
         node->target = header.link_target;
         node->chain_check = target_ok && has_dotdot(header.link_target);
-      }
-      if (header.type == RawType::hardlink && target_ok) {
-        if (auto link_rule = tree_.find_file(target_path, out.link_target)) {
-          refuse_rule(*link_rule);
-        }
       }
     }
   }

@@ -70,8 +70,12 @@ int open_beneath(int dirfd, const std::string& relative, int flags, mode_t mode)
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     long fd = ::syscall(SYS_openat2, dirfd, relative.c_str(), &how, sizeof how);
     if (fd >= 0) return static_cast<int>(fd);
-    if (errno != ENOSYS) return -1;
-    g_no_openat2.store(true, std::memory_order_relaxed);
+    // ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that does not know openat2
+    // (older container runtimes). If the walk then works, openat2 is not used again.
+    if (errno != ENOSYS && errno != EPERM) return -1;
+    int walked = open_walk(dirfd, relative, flags, mode);
+    if (walked >= 0) g_no_openat2.store(true, std::memory_order_relaxed);
+    return walked;
   }
   return open_walk(dirfd, relative, flags, mode);
 }

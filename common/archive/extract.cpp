@@ -4,9 +4,10 @@
 // rest, and every directory reached with open_beneath (openat2 RESOLVE_BENEATH |
 // RESOLVE_NO_SYMLINKS). The checker refuses what could escape; the kernel flags make a
 // bug in the checker fail instead of escaping. Directory modes and mtimes are applied
-// last, children first. Then syncfs() flushes the staging tree (one call instead of one
-// fsync per file), the staging directory is renamed into place with RENAME_NOREPLACE,
-// and the parent directory is fsynced.
+// last, children first. Durability: each file's writeback is started as soon as it is
+// written (sync_file_range), then one syncfs() waits for the whole staging tree, data and
+// directories (one call instead of an fsync per file and per directory), the staging
+// directory is renamed into place with RENAME_NOREPLACE, and the parent is fsynced.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -80,7 +81,6 @@ class Extraction {
  private:
   Status write(const RawHeader& header, CheckedEntry& checked) {
     Node& node = *checked.node;
-    const std::string& name = checked.entry.path;
     Status status = Ok{};
     switch (header.type) {
       case RawType::directory:
@@ -102,9 +102,12 @@ class Extraction {
       default:
         return make_error(Errc::internal, "unchecked entry type");
     }
+    // Whatever data a non-file entry carries is read past here, so that the next
+    // header's budget counts only header bytes.
+    if (status.ok() && header.type != RawType::file) status = reader_.skip_data();
     if (!status.ok()) {
       Error error = std::move(status).error();
-      return entry_error(error.code, name, error.message);
+      return entry_error(error.code, detail::printable(header.name), error.message);
     }
     return Ok{};
   }
@@ -158,6 +161,10 @@ class Extraction {
     struct timespec times[2] = {mtime_of(false, 0, 0),
                                 mtime_of(header.has_mtime, header.mtime_sec, header.mtime_nsec)};
     if (::futimens(fd.get(), times) != 0) return io_error("set mtime", errno);
+    // Start writing this file back now, while the next ones are decompressed, so that the
+    // final syncfs() has little left to wait for (measured: 1 GiB tar.gz onto ext4,
+    // 9.4 s -> 6-7 s). Advisory: errors surface in syncfs().
+    (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     PW_TRY(fd.close());
     ++files;
     bytes += header.size;
@@ -191,7 +198,6 @@ class Extraction {
     if (::linkat(target_parent, target.name.c_str(), parent, node.name.c_str(), 0) != 0) {
       return io_error("link", errno);
     }
-    ++files;
     return Ok{};
   }
 

@@ -48,12 +48,11 @@ Result<Report> inspect(const std::string& archive_path, const Limits& limits) {
     if (checked.listed) report.entries.push_back(checked.entry);
     for (auto& refusal : checked.refusals) report.violations.push_back(refusal.violation);
     if (checked.stop) break;
-    if (header.size > 0) {
-      if (auto skipped = reader.skip_data(); !skipped.ok()) {
-        report.violations.push_back(
-            Violation{detail::printable(header.name), skipped.error().message});
-        break;
-      }
+    // Drained here, so that the next header's budget counts only header bytes.
+    if (auto skipped = reader.skip_data(); !skipped.ok()) {
+      report.violations.push_back(
+          Violation{detail::printable(header.name), skipped.error().message});
+      break;
     }
   }
   if (complete) {

@@ -1,15 +1,7 @@
-// The only place that talks to libarchive (and liblzma). Reads tar, tar.gz, tar.zst
-// through libarchive and tar.xz through our own liblzma decoder, because libarchive's xz
-// reader sets no memory limit (a small file can ask for a multi-GiB dictionary).
-// Everything streams through fixed buffers; the decompression ratio is checked after
-// every header and every data block, so a bomb stops early:
-//
-//   refused once  unpacked > max_ratio * max(compressed, 1 MiB)
-//
-// where `unpacked` counts the bytes of the tar stream produced so far (headers, data and
-// padding) and `compressed` the bytes read from the file so far. The 1 MiB floor keeps
-// small, very compressible tarballs legal: the first max_ratio MiB (200 MiB by default)
-// never trip the rule, and disk use before it trips is bounded by that.
+// The tar reader: libarchive's tar format (ustar, pax, GNU) and nothing else, over the
+// decompressed stream of stream.hpp (which applies the ratio rule, the per-header budget
+// and the xz memory limit). The only place that turns libarchive's entries into
+// RawHeaders and its errors into ours.
 #pragma once
 
 #include <cstddef>
@@ -20,25 +12,25 @@
 
 #include "common/archive/archive.hpp"
 #include "common/archive/entry_rules.hpp"
+#include "common/archive/stream.hpp"
 #include "common/errors/result.hpp"
 
 struct archive;  // libarchive's handle (the name is taken by our namespace inside it)
 
 namespace pw::archive::detail {
 
-inline constexpr std::uint64_t kRatioFloorBytes = 1ull << 20;
-
 class Reader {
  public:
   // Errc::io when the file cannot be opened or is not a regular file; Errc::parse when it
-  // cannot be read as a single-compression tar archive.
+  // cannot be read as a single-compression tar archive; Errc::limit from the stream.
   static Result<std::unique_ptr<Reader>> open(const std::string& path, const Limits& limits);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
   // The next header, or nullopt after the last one. Errors: Errc::parse ("not a tar
-  // archive", "corrupt or truncated archive"), Errc::limit (ratio, xz memory), Errc::io.
+  // archive", "corrupt or truncated archive"), Errc::limit (ratio, header budget, xz
+  // memory), Errc::io.
   Result<std::optional<RawHeader>> next();
 
   struct Block {
@@ -54,23 +46,17 @@ class Reader {
   Status skip_data();
 
   std::string format() const;  // as libarchive names it, once a header was read
-  const std::string& compression() const { return compression_; }  // none, gzip, xz, zstd
-  std::uint64_t file_size() const { return file_size_; }
-
-  struct Source;  // the state behind libarchive's read callbacks
+  const std::string& compression() const { return stream_->compression(); }
+  std::uint64_t file_size() const { return stream_->file_size(); }
 
  private:
   Reader() = default;
-  Status failure(int code, bool header);
-  Status check_ratio();
+  Error failure(int code, bool header);
 
   class LocaleGuard;
   std::unique_ptr<LocaleGuard> locale_;
-  std::unique_ptr<Source> source_;
+  std::unique_ptr<Stream> stream_;
   ::archive* archive_ = nullptr;
-  Limits limits_;
-  std::string compression_ = "none";
-  std::uint64_t file_size_ = 0;
   bool first_header_ = true;
 };
 

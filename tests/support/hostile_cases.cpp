@@ -148,6 +148,10 @@ std::vector<HostileCase> hostile_cases(const std::string& outside) {
                 w.file("later", "x");
                 w.end();
               }));
+  add(refused("hardlink to itself", "hl", "hardlink target is not an earlier file", [](W& w) {
+    w.hardlink("hl", "hl");
+    w.end();
+  }));
   // "escape" looks in-tree (a/b/up/.. is a/b, lexically) but a/b/up is the root, so
   // escape is the root's parent.
   add(refused("writing through an in-tree-looking symlink that points outside", "escape/canary",
@@ -275,7 +279,8 @@ std::vector<HostileCase> hostile_cases(const std::string& outside) {
   cut.damage = truncate_half;
   add(cut);
   HostileCase damaged = refused(
-      "corrupt compressed stream (corrupt gzip)", std::nullopt, "corrupt or truncated archive",
+      "corrupt stream (gzip, xz, zstd data; a tar header checksum when uncompressed)", std::nullopt,
+      "corrupt or truncated archive",
       [](W& w) {
         w.file("a", "hello");
         w.file("b", pattern_bytes(2000));
@@ -307,6 +312,29 @@ std::vector<HostileCase> hostile_cases(const std::string& outside) {
   bomb.limits.max_ratio = 10;
   bomb.needs_compression = true;
   add(bomb);
+  // libarchive reads a sparse map into memory while it parses the header (about 80 bytes
+  // per hole): the per-header budget stops it.
+  add(refused(
+      "sparse map bomb", "", "a header takes more than 1048576 bytes",
+      [](W& w) {
+        const int holes = 300000;
+        std::string map = std::to_string(holes) + "\n";
+        for (int i = 0; i < holes; ++i) map += std::to_string(2 * i) + "\n1\n";
+        w.pax({{"GNU.sparse.major", "1"},
+               {"GNU.sparse.minor", "0"},
+               {"GNU.sparse.name", "sparse"},
+               {"GNU.sparse.realsize", std::to_string(2 * holes)}});
+        W::Header h;
+        h.name = "GNUSparseFile.0/sparse";
+        h.size = (map.size() + 511) / 512 * 512 + holes;
+        w.header(h);
+        w.data(map);
+        w.pad();
+        w.zeros(holes);
+        w.pad();
+        w.end();
+      },
+      Errc::limit));
   HostileCase many = refused(
       "too many entries", "f100", "more than 100 entries",
       [](W& w) {

@@ -71,7 +71,7 @@ TEST_CASE("printable escapes what a terminal or JSON should not see raw", "[arch
   CHECK(valid_utf8(printable("\xc3\x28\xff")));
 }
 
-TEST_CASE("entry names", "[archive][rules]") {
+TEST_CASE("archive entry names", "[archive][rules]") {
   CHECK(name_rule("a/b") == "ok: a/b");
   CHECK(name_rule("./a/b/") == "ok: a/b");
   CHECK(name_rule("a/./b") == "ok: a/b");
@@ -117,7 +117,7 @@ TEST_CASE("symlink targets are resolved lexically from the link's directory", "[
   CHECK(target_rule("\xff", {}) == "symlink target is not valid UTF-8");
 }
 
-TEST_CASE("types and modes", "[archive][rules]") {
+TEST_CASE("archive entry types and modes", "[archive][rules]") {
   CHECK_FALSE(check_type(RawType::file).has_value());
   CHECK_FALSE(check_type(RawType::hardlink).has_value());
   CHECK(check_type(RawType::char_device)->text == "device node (character device)");
@@ -244,7 +244,7 @@ TEST_CASE("limits from a target's custom object", "[archive][limits]") {
   CHECK(error_of(Value::array()).find("custom") != std::string::npos);
 }
 
-TEST_CASE("entry type names", "[archive]") {
+TEST_CASE("archive entry type names", "[archive]") {
   CHECK(std::string(pw::archive::entry_type_name(pw::archive::EntryType::hardlink)) == "hardlink");
   CHECK(std::string(pw::archive::entry_type_name(pw::archive::EntryType::directory)) ==
         "directory");
