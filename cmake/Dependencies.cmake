@@ -8,6 +8,8 @@ if(NOT PATCHWAVE_FUZZ)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.5)
   find_package(CLI11 2.1 CONFIG REQUIRED)
+  # Asio/Beast (common/net) and Process (agents/service); Process needs filesystem linked.
+  find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS filesystem)
   if(PATCHWAVE_TESTS)
     find_package(Catch2 2 CONFIG REQUIRED)
   endif()
