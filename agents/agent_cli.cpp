@@ -4,9 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
+#include "agents/daemon/config.hpp"
+#include "agents/daemon/daemon.hpp"
 #include "common/staging/staging.hpp"
 #include "common/trust/bundle.hpp"
 
@@ -87,6 +91,58 @@ int unpack(const UnpackArgs& args) {
   return 0;
 }
 
+struct RunArgs {
+  std::string config;
+  std::map<std::string, std::string> overrides;  // setting -> value, from flags
+};
+
+int run(const RunArgs& args) {
+  auto config = load_config(args.config, [](const char* name) { return std::getenv(name); });
+  if (!config.ok()) return fail(config.error());
+  for (const auto& [key, value] : args.overrides) {
+    if (auto status = set_config_value(*config, key, value); !status.ok()) {
+      return fail(status.error().with_context("--" + key));
+    }
+  }
+  if (auto valid = validate(*config); !valid.ok()) {
+    return fail(valid.error().with_context(args.config.empty() ? "configuration" : args.config));
+  }
+  return run_daemon(*config);
+}
+
+void add_run_command(CLI::App& app, RunArgs& args, int& code) {
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run the agent: enroll with the controller on the first start (a key made here, a\n"
+      "certificate from the controller's CA for a one-time token), then serve the agent API\n"
+      "over mutual TLS: stage verified releases, start/stop the service, report health.");
+  cmd->add_option("--config", args.config, "JSON configuration file");
+  static const char* const flags[][2] = {
+      {"name", "Agent name (its certificate's common name)"},
+      {"state-dir", "State directory: key, certificate, trusted metadata, releases, logs"},
+      {"listen", "ADDRESS:PORT of the agent API"},
+      {"controller-url", "https://HOST:PORT of the controller"},
+      {"controller-ca", "PEM file of the controller's CA"},
+      {"controller-name", "Name in the controller's client certificate"},
+      {"pinned-root", "root.json to trust (shipped with the agent)"},
+      {"enrollment-token-file", "File holding the one-time enrollment token"},
+      {"log-format", "text or json"},
+  };
+  for (const auto& flag : flags) {
+    std::string key = flag[0];
+    for (auto& c : key) c = c == '-' ? '_' : c;
+    cmd->add_option_function<std::string>(
+        std::string("--") + flag[0],
+        [&args, key](const std::string& value) { args.overrides[key] = value; }, flag[1]);
+  }
+  cmd->footer(
+      "Settings come from the file, then PATCHWAVE_AGENT_<SETTING> environment variables\n"
+      "(e.g. PATCHWAVE_AGENT_ENROLLMENT_TOKEN), then these flags. Stops on SIGTERM/SIGINT.\n"
+      "Example:\n"
+      "  patchwave-agent run --config /etc/patchwave/agent.json\n");
+  cmd->callback([&] { code = run(args); });
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -115,6 +171,8 @@ int run_cli(int argc, char** argv) {
       "    --target demo-service/1.0.1/demo-1.0.1.tar.gz --root root.json\n");
   int code = 0;
   cmd->callback([&] { code = unpack(*args); });
+  RunArgs run_args;
+  add_run_command(app, run_args, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,5 @@
-// The `patchwave-agent` command. The daemon (`run`) comes with the agent issue; today
-// it has the agent's own staging path for operators: `unpack`.
+// The `patchwave-agent` command: `run` (the daemon, agents/daemon) and `unpack` (the
+// agent's own staging path, for operators trying a build by hand).
 //
 // Exit codes: 0 success, 1 the operation failed or verification refused, 2 bad usage.
 #pragma once

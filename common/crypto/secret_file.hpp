@@ -1,4 +1,4 @@
-// Private to the crypto module: reading and writing files that hold secrets.
+// Reading and writing files that hold secrets (private keys, tokens).
 #pragma once
 
 #include <cstddef>

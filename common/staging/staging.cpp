@@ -68,9 +68,11 @@ class IncomingFile {
 
 Result<std::string> sha256_of(const std::map<std::string, std::string>& hashes) {
   auto it = hashes.find("sha256");
-  if (it == hashes.end() || it->second.size() != 64) {
+  if (it == hashes.end() || it->second.size() != 64 ||
+      it->second.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return make_error(Errc::invalid_argument,
-                      "the expected hashes must include a sha256 (it names the release directory)");
+                      "the expected hashes must include a sha256 as 64 lowercase hex digits (it "
+                      "names the release directory)");
   }
   return it->second;
 }
@@ -114,6 +116,20 @@ Result<StagedRelease> stage_file(const std::string& artifact, const Expected& ex
   PW_TRY(check.finish(artifact));
   PW_TRY(incoming.close());
   return extract_verified(incoming, sha256, destination, limits);
+}
+
+Result<StagedRelease> extract_verified_file(const std::string& verified_file,
+                                            const std::string& sha256,
+                                            const std::string& releases_dir,
+                                            const archive::Limits& limits) {
+  PW_TRY(sha256_of({{"sha256", sha256}}));
+  std::string destination = releases_dir + "/" + sha256;
+  if (fs::is_directory(destination)) return StagedRelease{destination, sha256, true, 0, 0};
+  std::error_code ec;
+  fs::create_directories(releases_dir, ec);
+  if (ec) return make_error(Errc::io, "cannot create " + releases_dir + ": " + ec.message());
+  PW_TRY_ASSIGN(auto extracted, archive::extract(verified_file, destination, limits));
+  return StagedRelease{extracted.path, sha256, false, extracted.files, extracted.bytes};
 }
 
 Result<StagedRelease> stage_target(trust::Client& client, trust::MetadataSource& source,

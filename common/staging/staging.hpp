@@ -34,6 +34,14 @@ struct StagedRelease {
 Result<StagedRelease> stage_file(const std::string& artifact, const Expected& expected,
                                  const std::string& releases_dir, const archive::Limits& limits);
 
+// Extracts an artifact the caller has already checked against signed metadata while
+// writing it, into a file only the caller can write (the agent's download directory):
+// the same atomic releases/<sha256>/ placement as stage_file, without a second copy.
+Result<StagedRelease> extract_verified_file(const std::string& verified_file,
+                                            const std::string& sha256,
+                                            const std::string& releases_dir,
+                                            const archive::Limits& limits);
+
 // Stages target `name` from `source` through the TUF client (which must have been
 // refreshed): the client streams and checks it, this module keeps the verified copy and
 // extracts it. Limits come from the target's custom.archive_limits over `defaults`.

@@ -1,0 +1,82 @@
+#include "agents/daemon/daemon.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "agents/daemon/agent.hpp"
+#include "common/log/log.hpp"
+
+namespace pw::agent {
+namespace {
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int signal) { g_signal.store(signal); }
+
+// Handlers, not a blocked mask: a blocked mask would be inherited by the service.
+void install_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+}
+
+}  // namespace
+
+int run_daemon(const AgentConfig& config) {
+  log::set_program("patchwave-agent");
+  log::set_format(config.log_format == "json" ? log::Format::json : log::Format::text);
+  install_handlers();
+  if (auto valid = validate(config); !valid.ok()) {
+    log::error("bad_configuration", {{"error", valid.error().to_string()}});
+    return 1;
+  }
+  auto agent = Agent::create(config);
+  if (!agent.ok()) {
+    log::error("start_failed", {{"error", agent.error().to_string()}});
+    return 1;
+  }
+  const Identity& identity = (*agent)->identity();
+  log::info(identity.enrolled_now ? "enrolled" : "identity_loaded",
+            {{"name", identity.common_name}, {"certificate_sha256", identity.fingerprint}});
+
+  auto endpoint = config.listen_endpoint();
+  net::ServerOptions options;
+  options.address = endpoint->first;
+  options.port = endpoint->second;
+  options.tls = {config.controller_ca, identity.certificate_file, identity.key_file};
+  options.allowed_client_names = {config.controller_name};
+  options.max_body_bytes = config.max_request_bytes;
+  Agent* raw = agent->get();
+  auto server = net::Server::start(
+      options, [raw](const net::Request& request) { return raw->handle(request); });
+  if (!server.ok()) {
+    log::error("start_failed", {{"error", server.error().to_string()}});
+    return 1;
+  }
+  log::info("listening", {{"address", options.address}, {"port", (*server)->port()}});
+
+  while (g_signal.load() == 0 && !raw->decommissioned()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (raw->decommissioned()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the answer go out
+    (*server)->stop();
+    log::info("exiting", {{"reason", "decommissioned"}});
+    return 0;
+  }
+  log::info("stopping", {{"signal", g_signal.load()}});
+  (*server)->stop();
+  raw->shutdown();
+  return 0;
+}
+
+}  // namespace pw::agent

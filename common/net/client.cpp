@@ -1,0 +1,310 @@
+// The HTTPS client and the plain loopback probes. Asio operations are started
+// asynchronously and the io_context is run until they finish, so that every step has a
+// deadline (beast::tcp_stream::expires_after applies only to asynchronous operations);
+// to callers the client is synchronous. One connection per request.
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <charconv>
+#include <limits>
+#include <vector>
+
+#include "common/net/http.hpp"
+#include "common/net/tls_context.hpp"
+
+namespace pw::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Runs one asynchronous operation to completion on `io`.
+template <typename Start>
+beast::error_code run_op(asio::io_context& io, Start&& start) {
+  beast::error_code result = asio::error::would_block;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  return result;
+}
+
+std::string where(const Url& url) {
+  return url.scheme + "://" + url.host + ":" + std::to_string(url.port) + url.target;
+}
+
+Error network_error(const Url& url, const std::string& step, const beast::error_code& ec) {
+  std::string text = ec == beast::error::timeout ? "timed out" : ec.message();
+  return make_error(Errc::io, step + " " + where(url) + ": " + text);
+}
+
+std::map<std::string, std::string> lowercase_headers(const http::fields& fields) {
+  std::map<std::string, std::string> out;
+  for (const auto& field : fields) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = std::string(field.value());
+  }
+  return out;
+}
+
+bool parse_u64(std::string_view text, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+Result<Url> parse_url(std::string_view text) {
+  Url url;
+  auto bad = [&](const std::string& rule) {
+    return make_error(Errc::invalid_argument, "URL '" + std::string(text) + "': " + rule);
+  };
+  auto scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return bad("expected http:// or https://");
+  url.scheme = std::string(text.substr(0, scheme_end));
+  if (url.scheme != "https" && url.scheme != "http") return bad("only http and https are used");
+  std::string_view rest = text.substr(scheme_end + 3);
+  auto path_start = rest.find('/');
+  std::string_view authority = rest.substr(0, path_start);
+  url.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+  if (authority.find('@') != std::string_view::npos) return bad("user information is not allowed");
+  if (url.target.find('#') != std::string::npos) return bad("fragments are not allowed");
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unclosed [ in the host");
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("junk after the host");
+      port_text = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (url.host.empty()) return bad("no host");
+  url.port = url.scheme == "https" ? 443 : 80;
+  if (!port_text.empty()) {
+    std::uint64_t port = 0;
+    if (!parse_u64(port_text, port) || port == 0 || port > 65535) return bad("bad port");
+    url.port = static_cast<std::uint16_t>(port);
+  }
+  for (char c : url.target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("control or space in path");
+  }
+  return url;
+}
+
+struct Client::Impl {
+  TlsFiles tls;
+  std::chrono::milliseconds timeout;
+  asio::io_context io{1};
+  ssl::context context{ssl::context::tls_client};
+  std::optional<Error> setup_error;
+
+  using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+  Result<std::unique_ptr<Stream>> connect(const Url& url) {
+    if (setup_error) return *setup_error;
+    if (url.scheme != "https") {
+      return make_error(Errc::invalid_argument, where(url) + ": only https is allowed here");
+    }
+    auto stream = std::make_unique<Stream>(io, context);
+    PW_TRY(expect_server_name(stream->native_handle(), url.host));
+    tcp::resolver resolver(io);
+    beast::error_code resolve_ec;
+    tcp::resolver::results_type endpoints;
+    run_op(io, [&](auto done) {
+      resolver.async_resolve(url.host, std::to_string(url.port),
+                             [&, done](beast::error_code ec, tcp::resolver::results_type r) {
+                               resolve_ec = ec;
+                               endpoints = std::move(r);
+                               done(ec);
+                             });
+    });
+    if (resolve_ec) return network_error(url, "resolving", resolve_ec);
+    auto& lowest = beast::get_lowest_layer(*stream);
+    lowest.expires_after(timeout);
+    auto ec = run_op(io, [&](auto done) { lowest.async_connect(endpoints, done); });
+    if (ec) return network_error(url, "connecting to", ec);
+    lowest.expires_after(timeout);
+    ec = run_op(io, [&](auto done) { stream->async_handshake(ssl::stream_base::client, done); });
+    if (ec) {
+      long verify = SSL_get_verify_result(stream->native_handle());
+      if (verify != X509_V_OK) {
+        return make_error(Errc::signature, "TLS with " + where(url) +
+                                               ": server certificate refused: " +
+                                               X509_verify_cert_error_string(verify));
+      }
+      return network_error(url, "TLS handshake with", ec);
+    }
+    return stream;
+  }
+
+  Status send(Stream& stream, const Url& url, http::request<http::string_body>& request) {
+    request.set(http::field::host, url.host);
+    request.set(http::field::user_agent, "patchwave");
+    request.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    auto ec = run_op(io, [&](auto done) { http::async_write(stream, request, done); });
+    if (ec) return network_error(url, "sending to", ec);
+    return Ok{};
+  }
+
+  void close(Stream& stream) {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+    run_op(io, [&](auto done) { stream.async_shutdown(done); });
+  }
+};
+
+Client::Client(TlsFiles tls, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
+  impl_->tls = std::move(tls);
+  impl_->timeout = timeout;
+  if (auto status = configure_client_context(impl_->context.native_handle(), impl_->tls);
+      !status.ok()) {
+    impl_->setup_error = std::move(status).error();
+  }
+}
+Client::~Client() = default;
+
+Result<ClientResponse> Client::request(const std::string& method, const std::string& url_text,
+                                       const std::string& body, const std::string& content_type,
+                                       std::size_t max_response_bytes) {
+  PW_TRY_ASSIGN(Url url, parse_url(url_text));
+  PW_TRY_ASSIGN(auto stream, impl_->connect(url));
+  http::request<http::string_body> request;
+  request.method_string(method);
+  request.target(url.target);
+  request.version(11);
+  request.keep_alive(false);
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    request.set(http::field::content_type, content_type);
+    request.body() = body;
+  }
+  PW_TRY(impl_->send(*stream, url, request));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(max_response_bytes);
+  beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
+  auto ec = run_op(impl_->io, [&](auto done) { http::async_read(*stream, buffer, parser, done); });
+  if (ec) return network_error(url, "reading the answer of", ec);
+  auto& message = parser.get();
+  ClientResponse response{static_cast<int>(message.result_int()), lowercase_headers(message),
+                          std::move(message.body())};
+  impl_->close(*stream);
+  return response;
+}
+
+Result<DownloadResult> Client::download(const std::string& url_text, std::uint64_t offset,
+                                        const std::function<Status(std::string_view)>& sink) {
+  PW_TRY_ASSIGN(Url url, parse_url(url_text));
+  PW_TRY_ASSIGN(auto stream, impl_->connect(url));
+  http::request<http::string_body> request{http::verb::get, url.target, 11};
+  request.keep_alive(false);
+  if (offset > 0) request.set(http::field::range, "bytes=" + std::to_string(offset) + "-");
+  PW_TRY(impl_->send(*stream, url, request));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  // Not boost::none: Beast 1.74 compares `length > body_limit_` with the optional, and
+  // every length is greater than none.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
+  auto ec =
+      run_op(impl_->io, [&](auto done) { http::async_read_header(*stream, buffer, parser, done); });
+  if (ec) return network_error(url, "reading the answer of", ec);
+  DownloadResult result;
+  result.status = static_cast<int>(parser.get().result_int());
+  auto headers = lowercase_headers(parser.get());
+  if (result.status == 206) {
+    // Content-Range: bytes START-END/TOTAL
+    const std::string& range = headers["content-range"];
+    auto dash = range.find('-'), slash = range.find('/');
+    std::uint64_t start = 0, total = 0;
+    if (range.rfind("bytes ", 0) != 0 || dash == std::string::npos || slash == std::string::npos ||
+        !parse_u64(std::string_view(range).substr(6, dash - 6), start) || start != offset) {
+      return make_error(Errc::mismatch, where(url) + ": partial answer for another range ('" +
+                                            range + "', asked from " + std::to_string(offset) +
+                                            ")");
+    }
+    if (parse_u64(std::string_view(range).substr(slash + 1), total)) result.total = total;
+  } else if (result.status == 200) {
+    if (parser.content_length()) result.total = *parser.content_length();
+  } else {
+    return make_error(Errc::io, "GET " + where(url) + ": HTTP " + std::to_string(result.status));
+  }
+  // A 200 answer to a range request: the bytes before `offset` are dropped.
+  std::uint64_t skip = result.status == 200 ? offset : 0;
+  std::vector<char> chunk(1u << 20);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
+    ec = run_op(impl_->io, [&](auto done) { http::async_read(*stream, buffer, parser, done); });
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t got = chunk.size() - parser.get().body().size;
+    std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(skip, got));
+    skip -= dropped;
+    if (got > dropped) {
+      PW_TRY(sink(std::string_view(chunk.data() + dropped, got - dropped)));
+      result.received += got - dropped;
+    }
+    if (ec) {
+      return network_error(url, "downloading (after " + std::to_string(result.received) + " bytes)",
+                           ec);
+    }
+  }
+  impl_->close(*stream);
+  return result;
+}
+
+Result<int> probe_http(const std::string& host, std::uint16_t port, const std::string& path,
+                       std::chrono::milliseconds timeout) {
+  asio::io_context io{1};
+  Url url{"http", host, port, path};
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return make_error(Errc::invalid_argument, "health check host '" + host + "'");
+  stream.expires_after(timeout);
+  ec = run_op(io, [&](auto done) { stream.async_connect(tcp::endpoint(address, port), done); });
+  if (ec) return network_error(url, "connecting to", ec);
+  http::request<http::empty_body> request{http::verb::get, path, 11};
+  request.set(http::field::host, host + ":" + std::to_string(port));
+  request.set(http::field::user_agent, "patchwave-health");
+  request.keep_alive(false);
+  ec = run_op(io, [&](auto done) { http::async_write(stream, request, done); });
+  if (ec) return network_error(url, "sending to", ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64u << 10);
+  ec = run_op(io, [&](auto done) { http::async_read(stream, buffer, parser, done); });
+  if (ec) return network_error(url, "reading the answer of", ec);
+  return static_cast<int>(parser.get().result_int());
+}
+
+Status probe_tcp(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
+  asio::io_context io{1};
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return make_error(Errc::invalid_argument, "health check host '" + host + "'");
+  stream.expires_after(timeout);
+  ec = run_op(io, [&](auto done) { stream.async_connect(tcp::endpoint(address, port), done); });
+  if (ec) return network_error(Url{"tcp", host, port, ""}, "connecting to", ec);
+  return Ok{};
+}
+
+}  // namespace pw::net
