@@ -10,6 +10,9 @@ if(NOT PATCHWAVE_FUZZ)
   find_package(CLI11 2.1 CONFIG REQUIRED)
   # Asio/Beast (common/net) and Process (agents/service); Process needs filesystem linked.
   find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS filesystem)
+  find_package(yaml-cpp 0.7 CONFIG REQUIRED)  # fleet policy and controller configuration
+  find_package(SQLite3 REQUIRED)              # orchestrator/store
+  find_package(date CONFIG REQUIRED)          # date::date-tz: maintenance windows in time zones
   if(PATCHWAVE_TESTS)
     find_package(Catch2 2 CONFIG REQUIRED)
   endif()

@@ -61,6 +61,7 @@ int run(int argc, char** argv) {
   register_repo_commands(app, action);
   register_release_commands(app, action);
   register_verify_command(app, action);
+  register_audit_commands(app, action);
 
   try {
     app.parse(argc, argv);

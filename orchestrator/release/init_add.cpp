@@ -58,7 +58,7 @@ namespace {
 // Copies into a temp name in the destination directory, then renames.
 Status copy_artifact(const std::string& from, const std::string& to) {
   std::error_code ec;
-  fs::create_directories(fs::path(to).parent_path(), ec);
+  if (auto parent = fs::path(to).parent_path(); !parent.empty()) fs::create_directories(parent, ec);
   if (ec) return make_error(Errc::io, "cannot create the directory of " + to + ": " + ec.message());
   std::string temp = to + ".partial";
   fs::copy_file(from, temp, fs::copy_options::overwrite_existing, ec);

@@ -42,7 +42,9 @@ Result<std::optional<std::string>> read_optional(const std::string& path) {
 
 Status write_atomic(const std::string& path, std::string_view content) {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  // A bare file name ("ctl.pub") has no parent to create.
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec)
     return make_error(Errc::io, "cannot create the directory of " + path + ": " + ec.message());
   std::string temp = path + ".tmp-" + std::to_string(::getpid());

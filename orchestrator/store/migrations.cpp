@@ -1,0 +1,93 @@
+#include "orchestrator/store/migrations.hpp"
+
+namespace pw::store {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1, "initial schema", R"SQL(
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL, target TEXT NOT NULL,
+  sha256 TEXT NOT NULL, urgency TEXT NOT NULL, state TEXT NOT NULL, plan TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE rollout_regions (
+  rollout_id TEXT NOT NULL REFERENCES rollouts(id), region TEXT NOT NULL,
+  wave INTEGER NOT NULL, state TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0,
+  step INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL, PRIMARY KEY (rollout_id, region));
+CREATE TABLE servers (
+  name TEXT PRIMARY KEY, region TEXT NOT NULL, rollout_id TEXT, address TEXT NOT NULL,
+  provider TEXT NOT NULL, provider_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,
+  certificate_sha256 TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE TABLE approvals (
+  id INTEGER PRIMARY KEY, rollout_id TEXT NOT NULL, region TEXT NOT NULL,
+  keyid TEXT NOT NULL, document TEXT NOT NULL, created_at TEXT NOT NULL,
+  UNIQUE (rollout_id, region, keyid));
+CREATE TABLE trusted_metadata (role TEXT PRIMARY KEY, bytes BLOB NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE sync_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, revision TEXT NOT NULL,
+  targets TEXT NOT NULL, synced_at TEXT NOT NULL);
+CREATE TABLE enrollment_tokens (
+  token_sha256 TEXT PRIMARY KEY, server TEXT NOT NULL, expires_at TEXT NOT NULL,
+  used_at TEXT);
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  inputs TEXT NOT NULL, outcome TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+-- Append-only from SQL's side too; the hash chain and the anchored checkpoints catch
+-- anyone who bypasses this by editing the file.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+)SQL"},
+      {2, "audit checkpoints; server health", R"SQL(
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY, head_hash TEXT NOT NULL, document TEXT NOT NULL,
+  anchor TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
+ALTER TABLE servers ADD COLUMN last_health TEXT NOT NULL DEFAULT '';
+CREATE INDEX servers_by_region ON servers(region, state);
+CREATE INDEX events_by_action ON events(action);
+)SQL"},
+  };
+  return list;
+}
+
+Result<int> schema_version(Database& db) {
+  PW_TRY(db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+      "NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"));
+  PW_TRY_ASSIGN(Statement query,
+                db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  PW_TRY(query.step());
+  return static_cast<int>(query.integer(0));
+}
+
+Status migrate(Database& db, int target) {
+  const auto& list = migrations();
+  int latest = list.back().version;
+  if (target < 0) target = latest;
+  PW_TRY_ASSIGN(int current, schema_version(db));
+  if (current > latest) {
+    return make_error(Errc::conflict, db.path() + ": the store has schema version " +
+                                          std::to_string(current) + ", newer than this program's " +
+                                          std::to_string(latest) + "; upgrade Patchwave");
+  }
+  for (const auto& migration : list) {
+    if (migration.version <= current || migration.version > target) continue;
+    auto applied = db.transaction([&]() -> Status {
+      PW_TRY(db.exec(migration.sql));
+      PW_TRY_ASSIGN(Statement record,
+                    db.prepare("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)"));
+      record.bind(1, std::int64_t{migration.version}).bind(2, migration.name);
+      return record.run();
+    });
+    if (!applied.ok()) {
+      return std::move(applied).error().with_context("migration " +
+                                                     std::to_string(migration.version) + " (" +
+                                                     std::string(migration.name) + ")");
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace pw::store
