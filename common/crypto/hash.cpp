@@ -11,6 +11,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 namespace pw::crypto {
 namespace {
@@ -121,6 +122,14 @@ Bytes digest(HashAlgorithm algorithm, std::string_view data) {
 
 std::string sha256_hex(std::string_view data) {
   return to_hex(digest(HashAlgorithm::sha256, data));
+}
+
+Result<std::string> random_hex(std::size_t bytes) {
+  Bytes buffer(bytes);
+  if (RAND_bytes(buffer.data(), static_cast<int>(buffer.size())) != 1) {
+    return make_error(Errc::crypto, "the random number generator failed");
+  }
+  return to_hex(buffer);
 }
 
 std::string to_hex(const Bytes& bytes) {

@@ -43,6 +43,10 @@ class Hasher {
 Bytes digest(HashAlgorithm algorithm, std::string_view data);
 std::string sha256_hex(std::string_view data);
 
+// `bytes` bytes from the operating system's CSPRNG (OpenSSL RAND_bytes), as lowercase hex:
+// enrollment tokens, nonces. Errc::crypto if the generator fails.
+Result<std::string> random_hex(std::size_t bytes);
+
 std::string to_hex(const Bytes& bytes);  // lowercase
 Result<Bytes> from_hex(std::string_view hex);
 

@@ -217,6 +217,14 @@ Status check_names(const Names& names, std::string_view what) {
   for (const std::string& ip : names.ips) {
     if (!ip_bytes(ip)) return fail(Errc::invalid_argument, what, "bad IP address '" + ip + "'");
   }
+  for (const std::string& uri : names.uris) {
+    bool printable =
+        !uri.empty() && uri.size() <= 256 &&
+        std::all_of(uri.begin(), uri.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (!printable || uri.find(':') == std::string::npos) {
+      return fail(Errc::invalid_argument, what, "bad URI '" + uri + "'");
+    }
+  }
   return Ok{};
 }
 
@@ -234,7 +242,7 @@ Result<Ptr<X509_NAME>> subject_name(const std::string& common_name, std::string_
 // The subjectAltName of `names` (which passed check_names), or null if it has none.
 Result<Ptr<GENERAL_NAMES>> alt_names(const Names& names) {
   Ptr<GENERAL_NAMES> gens;
-  if (names.dns.empty() && names.ips.empty()) return gens;
+  if (names.dns.empty() && names.ips.empty() && names.uris.empty()) return gens;
   gens.reset(GENERAL_NAMES_new());
   auto add = [&gens](int type, ASN1_STRING* raw, const std::string& bytes) -> Status {
     Ptr<ASN1_STRING> value(raw);
@@ -249,6 +257,7 @@ Result<Ptr<GENERAL_NAMES>> alt_names(const Names& names) {
   for (const std::string& dns : names.dns) PW_TRY(add(GEN_DNS, ASN1_IA5STRING_new(), dns));
   for (const std::string& ip : names.ips)
     PW_TRY(add(GEN_IPADD, ASN1_OCTET_STRING_new(), *ip_bytes(ip)));
+  for (const std::string& uri : names.uris) PW_TRY(add(GEN_URI, ASN1_IA5STRING_new(), uri));
   return gens;
 }
 
@@ -288,7 +297,9 @@ Result<Names> read_names(const X509_NAME* subject, void* san, int crit, std::str
     } else if (type == GEN_IPADD && family != 0 &&
                inet_ntop(family, bytes.data(), text.data(), text.size()) != nullptr) {
       names.ips.emplace_back(text.data());
-    } else if (type == GEN_DNS || type == GEN_IPADD) {
+    } else if (type == GEN_URI && bytes.find('\0') == std::string::npos) {
+      names.uris.push_back(std::move(bytes));
+    } else if (type == GEN_DNS || type == GEN_IPADD || type == GEN_URI) {
       return fail(Errc::parse, what, "malformed DNS name or IP address in subjectAltName");
     }
   }
@@ -471,7 +482,7 @@ Result<bool> key_matches_certificate(std::string_view key_pem, std::string_view 
 Result<CertificateAuthority> CertificateAuthority::create(const std::string& common_name,
                                                           std::int64_t validity_seconds) {
   ErrorMark mark;
-  PW_TRY(check_names(Names{common_name, {}, {}}, "ca"));
+  PW_TRY(check_names(Names{common_name, {}, {}, {}}, "ca"));
   PW_TRY(check_validity(validity_seconds, "ca"));
   PW_TRY_ASSIGN(std::string key_pem, generate_private_key_pem());
   PW_TRY_ASSIGN(Ptr<EVP_PKEY> key, parse_private_key(key_pem, "ca private key"));

@@ -18,12 +18,14 @@
 namespace pw::crypto::x509 {
 
 // The names in a certificate or CSR: the subject's common name and the
-// subjectAltName DNS names and IP addresses (IPv4 dotted quad or IPv6 text, as
-// inet_ntop writes them).
+// subjectAltName DNS names, IP addresses (IPv4 dotted quad or IPv6 text, as
+// inet_ntop writes them) and URIs.
 struct Names {
   std::string common_name;
   std::vector<std::string> dns;
   std::vector<std::string> ips;
+  // URI names; Patchwave carries an operator's role as "urn:patchwave:role:<role>".
+  std::vector<std::string> uris = {};
 };
 
 // A new ECDSA P-256 private key as PKCS#8 PEM.

@@ -62,6 +62,7 @@ int run(int argc, char** argv) {
   register_release_commands(app, action);
   register_verify_command(app, action);
   register_audit_commands(app, action);
+  register_ca_commands(app, action);
 
   try {
     app.parse(argc, argv);
