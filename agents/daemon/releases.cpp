@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "agents/daemon/files.hpp"
+#include "agents/daemon/pipeline.hpp"
 #include "common/archive/archive.hpp"
 #include "common/log/log.hpp"
 #include "common/net/http.hpp"
@@ -379,25 +380,38 @@ Status Releases::download(Job& job, const std::string& part) {
       std::lock_guard lock(mutex_);
       ++job.attempts;
     }
-    auto result = client.download(job.artifact_url, have, [&](std::string_view chunk) -> Status {
-      if (check->seen() + chunk.size() > job.info.length) {
-        return make_error(Errc::mismatch, "the artifact is longer than the signed length of " +
-                                              std::to_string(job.info.length) + " bytes");
-      }
-      const char* data = chunk.data();
-      std::size_t left = chunk.size();
-      while (left > 0) {
-        ssize_t n = ::write(fd, data, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
-        data += n;
-        left -= static_cast<std::size_t>(n);
-      }
-      check->update(chunk);
-      std::lock_guard lock(mutex_);
-      job.bytes_done = check->seen();
-      return Ok{};
-    });
+    // The network thread checks the length and hands chunks over; the pipeline's thread
+    // writes and hashes them (pipeline.hpp).
+    std::uint64_t received = have;
+    Status written = Ok{};
+    Result<net::DownloadResult> result = make_error(Errc::internal, "not run");
+    {
+      PipelinedWriter writer([&](std::string_view chunk) -> Status {
+        const char* data = chunk.data();
+        std::size_t left = chunk.size();
+        while (left > 0) {
+          ssize_t n = ::write(fd, data, left);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
+          data += n;
+          left -= static_cast<std::size_t>(n);
+        }
+        check->update(chunk);
+        std::lock_guard lock(mutex_);
+        job.bytes_done = check->seen();
+        return Ok{};
+      });
+      result = client.download(job.artifact_url, have, [&](std::string_view chunk) -> Status {
+        if (received + chunk.size() > job.info.length) {
+          return make_error(Errc::mismatch, "the artifact is longer than the signed length of " +
+                                                std::to_string(job.info.length) + " bytes");
+        }
+        received += chunk.size();
+        return writer.push(chunk);
+      });
+      written = writer.finish();
+    }
+    if (!written.ok()) return written;
     if (!result.ok()) {
       last = std::move(result).error();
       if (last.code == Errc::mismatch || last.code == Errc::signature) break;

@@ -30,7 +30,9 @@ struct Request {
   std::string target;                          // path and query, as sent
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
-  std::string peer_common_name;  // of the verified client certificate
+  std::string peer_common_name;  // of the verified client certificate ("" without one)
+  std::string peer_certificate;  // its PEM, for handlers that read more (roles)
+  std::string peer_address;      // the client's IP address
 };
 
 struct Response {
@@ -38,6 +40,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Instead of `body`: send this file (or the byte range asked for with a Range header:
+  // 206 with Content-Range; 416 for a range past its end).
+  std::string file = {};
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -50,6 +55,9 @@ struct ServerOptions {
   // against its DNS names, or its CN without any): a certificate the same CA issued to
   // someone else is refused during the handshake. Empty: any certificate from the CA.
   std::vector<std::string> allowed_client_names;
+  // false: a client may connect without a certificate (one it does present must still
+  // verify); handlers then decide per route (the controller's enrollment endpoint).
+  bool require_client_certificate = true;
   std::size_t max_body_bytes = 1u << 20;
   std::size_t max_header_bytes = 16u << 10;
   std::chrono::milliseconds io_timeout{30'000};  // handshake, reading a request, writing

@@ -3,8 +3,12 @@
 // step) and in size (header and body limits); the client certificate is checked during
 // the handshake, so a peer without one, or from another CA, or with another name, never
 // gets to send a request.
+#include <fcntl.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +17,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -29,6 +34,42 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+std::string peer_certificate_pem(SSL* ssl_handle) {
+  X509* cert = SSL_get0_peer_certificate(ssl_handle);
+  if (cert == nullptr) return {};
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return {};
+  std::string pem;
+  if (PEM_write_bio_X509(bio, cert) == 1) {
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio, &data);
+    if (size > 0) pem.assign(data, static_cast<std::size_t>(size));
+  }
+  BIO_free(bio);
+  return pem;
+}
+
+// "bytes=START-" or "bytes=START-END" against a file of `size` bytes.
+bool parse_range(const std::string& header, std::uint64_t size, std::uint64_t& start,
+                 std::uint64_t& end) {
+  if (header.rfind("bytes=", 0) != 0) return false;
+  std::string spec = header.substr(6);
+  auto dash = spec.find('-');
+  if (dash == std::string::npos || dash == 0 || spec.find(',') != std::string::npos) return false;
+  try {
+    std::size_t used = 0;
+    start = std::stoull(spec.substr(0, dash), &used);
+    if (used != dash) return false;
+    std::string last = spec.substr(dash + 1);
+    end = last.empty() ? size - 1 : std::stoull(last, &used);
+    if (!last.empty() && used != last.size()) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (end >= size) end = size - 1;
+  return true;
+}
 
 std::string peer_common_name(SSL* ssl_handle) {
   X509* cert = SSL_get0_peer_certificate(ssl_handle);
@@ -97,7 +138,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(message.body());
     request.peer_common_name = peer_common_name(stream_.native_handle());
+    request.peer_certificate = peer_certificate_pem(stream_.native_handle());
+    beast::error_code endpoint_error;
+    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(endpoint_error);
+    if (!endpoint_error) request.peer_address = remote.address().to_string();
     bool keep_alive = message.keep_alive();
+    range_ = request.headers.count("range") ? request.headers["range"] : std::string();
     // The handler may block; it runs on the pool and the answer comes back to this
     // connection's strand.
     asio::post(pool_, [self = shared_from_this(), request = std::move(request), keep_alive] {
@@ -110,6 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(Response response, bool keep_alive) {
+    if (!response.file.empty()) return write_file(std::move(response), keep_alive);
     auto message = std::make_shared<http::response<http::string_body>>();
     message->result(static_cast<unsigned>(response.status));
     message->version(11);
@@ -128,6 +175,86 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // A file, whole or the range asked for: the header through Beast, then the bytes
+  // read from disk in 1 MiB chunks straight onto the TLS stream.
+  void write_file(Response response, bool keep_alive) {
+    int fd = ::open(response.file.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat info {};
+    if (fd < 0 || ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      if (fd >= 0) ::close(fd);
+      Response missing{404,
+                       "application/json",
+                       R"({"error":{"code":"not_found","message":"no such file"}})",
+                       {},
+                       {}};
+      return write(std::move(missing), false);
+    }
+    file_fd_ = fd;
+    auto size = static_cast<std::uint64_t>(info.st_size);
+    std::uint64_t start = 0, end = size == 0 ? 0 : size - 1;
+    file_header_.emplace();
+    auto& header = *file_header_;
+    header.version(11);
+    header.set(http::field::server, "patchwave");
+    header.set(http::field::content_type, response.content_type);
+    header.set(http::field::accept_ranges, "bytes");
+    for (auto& [name, value] : response.headers) header.set(name, value);
+    if (!range_.empty()) {
+      if (size == 0 || !parse_range(range_, size, start, end) || start > end) {
+        close_file();
+        Response bad{416,
+                     "application/json",
+                     R"({"error":{"code":"range","message":"range not satisfiable"}})",
+                     {},
+                     {}};
+        return write(std::move(bad), false);
+      }
+      header.result(http::status::partial_content);
+      header.set(http::field::content_range, "bytes " + std::to_string(start) + "-" +
+                                                 std::to_string(end) + "/" + std::to_string(size));
+    } else {
+      header.result(static_cast<unsigned>(response.status));
+    }
+    file_offset_ = start;
+    file_remaining_ = size == 0 ? 0 : end - start + 1;
+    header.content_length(file_remaining_);
+    header.keep_alive(keep_alive);
+    file_serializer_.emplace(header);
+    beast::get_lowest_layer(stream_).expires_after(options_.io_timeout);
+    http::async_write_header(stream_, *file_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close_file();
+                               self->send_file_chunk();
+                             });
+  }
+
+  void send_file_chunk() {
+    if (file_remaining_ == 0) {
+      bool keep_alive = file_header_->keep_alive();
+      close_file();
+      if (keep_alive) return read();
+      return shutdown();
+    }
+    file_buffer_.resize(1u << 20);
+    auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(file_buffer_.size(), file_remaining_));
+    ssize_t n = ::pread(file_fd_, file_buffer_.data(), want, static_cast<off_t>(file_offset_));
+    if (n <= 0) return close_file();  // the file shrank: the peer sees a short body
+    file_offset_ += static_cast<std::uint64_t>(n);
+    file_remaining_ -= static_cast<std::uint64_t>(n);
+    beast::get_lowest_layer(stream_).expires_after(options_.io_timeout);
+    asio::async_write(stream_, asio::buffer(file_buffer_.data(), static_cast<std::size_t>(n)),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close_file();
+                        self->send_file_chunk();
+                      });
+  }
+
+  void close_file() {
+    if (file_fd_ >= 0) ::close(file_fd_);
+    file_fd_ = -1;
+  }
+
   void shutdown() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
@@ -139,6 +266,16 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::thread_pool& pool_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string range_;
+  // Sending a file.
+  int file_fd_ = -1;
+  std::uint64_t file_offset_ = 0, file_remaining_ = 0;
+  std::vector<char> file_buffer_;
+  std::optional<http::response<http::empty_body>> file_header_;
+  std::optional<http::response_serializer<http::empty_body>> file_serializer_;
+
+ public:
+  ~Session() { close_file(); }
 };
 
 }  // namespace
@@ -175,7 +312,8 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Hand
   impl->options = options;
   impl->handler = std::move(handler);
   PW_TRY(configure_server_context(impl->context.native_handle(), options.tls,
-                                  options.allowed_client_names));
+                                  options.allowed_client_names,
+                                  options.require_client_certificate));
   beast::error_code ec;
   auto address = asio::ip::make_address(options.address, ec);
   if (ec)

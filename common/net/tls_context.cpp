@@ -55,11 +55,14 @@ Status common_settings(SSL_CTX* context) {
 }  // namespace
 
 Status configure_server_context(SSL_CTX* context, const TlsFiles& tls,
-                                const std::vector<std::string>& allowed_names) {
+                                const std::vector<std::string>& allowed_names,
+                                bool require_client_certificate) {
   PW_TRY(common_settings(context));
   PW_TRY(load_identity(context, tls));
   PW_TRY(load_ca(context, tls.ca));
-  SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify(
+      context, SSL_VERIFY_PEER | (require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+      nullptr);
   // Names are checked as part of chain verification, so a wrong one fails the handshake.
   X509_VERIFY_PARAM* param = SSL_CTX_get0_param(context);
   X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);

@@ -15,7 +15,8 @@ namespace pw::net {
 // Server side: our certificate and key, and client certificates required, chained to
 // tls.ca and (when allowed_names is not empty) naming one of allowed_names.
 Status configure_server_context(SSL_CTX* context, const TlsFiles& tls,
-                                const std::vector<std::string>& allowed_names);
+                                const std::vector<std::string>& allowed_names,
+                                bool require_client_certificate = true);
 
 // Client side: servers verified against tls.ca; our certificate presented when given.
 Status configure_client_context(SSL_CTX* context, const TlsFiles& tls);

@@ -1,0 +1,570 @@
+// Show std::optional<time_point> values when a next_window_start check fails.
+#define CATCH_CONFIG_ENABLE_CHRONO_STRINGMAKER
+#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/crypto/keys.hpp"
+#include "orchestrator/fleet/policy.hpp"
+
+namespace fleet = pw::fleet;
+namespace crypto = pw::crypto;
+using pw::Errc;
+using std::chrono::seconds;
+using Time = std::chrono::system_clock::time_point;
+
+namespace {
+
+// Approver keys made for this run: three Ed25519 and one ECDSA P-256.
+const std::vector<crypto::PrivateKey>& keys() {
+  static const std::vector<crypto::PrivateKey> all = [] {
+    std::vector<crypto::PrivateKey> out;
+    for (auto type : {crypto::KeyType::ed25519, crypto::KeyType::ed25519, crypto::KeyType::ed25519,
+                      crypto::KeyType::ecdsa_p256}) {
+      auto key = crypto::PrivateKey::generate(type);
+      REQUIRE(key.ok());
+      out.push_back(*key);
+    }
+    return out;
+  }();
+  return all;
+}
+
+// Replaces K1, K2, K3 (Ed25519) and KE (ECDSA) by the public key's JSON, which is
+// YAML flow syntax too.
+std::string fill(std::string text) {
+  const std::pair<const char*, std::size_t> names[] = {{"K1", 0}, {"K2", 1}, {"K3", 2}, {"KE", 3}};
+  for (const auto& [name, index] : names) {
+    std::string json = keys()[index].public_json().dump();
+    for (auto pos = text.find(name); pos != std::string::npos; pos = text.find(name, pos)) {
+      text.replace(pos, 2, json);
+      pos += json.size();
+    }
+  }
+  return text;
+}
+
+// A valid policy with one region; `fields` replace or add region fields (an empty value
+// removes one), `top` goes before `regions:`.
+std::string doc(const std::map<std::string, std::string>& fields = {},
+                const std::string& top = "") {
+  std::vector<std::pair<std::string, std::string>> region = {
+      {"name", "bw"},
+      {"provider", "{kind: local}"},
+      {"backend", "app_bw"},
+      {"approvers", "{threshold: 1, keys: [K1]}"}};
+  for (const auto& [key, value] : fields) {
+    auto it = std::find_if(region.begin(), region.end(), [&](auto& f) { return f.first == key; });
+    if (it == region.end()) {
+      region.emplace_back(key, value);
+    } else {
+      it->second = value;
+    }
+  }
+  std::string out = "version: 1\n" + top + "regions:\n";
+  bool first = true;
+  for (const auto& [key, value] : region) {
+    if (value.empty()) continue;
+    out += (first ? "  - " : "    ") + key + ": " + value + "\n";
+    first = false;
+  }
+  return fill(out);
+}
+
+pw::Result<fleet::Policy> parse(const std::string& text) {
+  return fleet::parse_policy(text, "fleet.yaml");
+}
+
+std::string example_text() {
+  auto path =
+      std::filesystem::path(__FILE__).parent_path() / "../../../../manifests/examples/fleet.yaml";
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Time utc(int y, unsigned m, unsigned d, int hour, int minute = 0) {
+  using namespace std::chrono;
+  return sys_days{year{y} / month{m} / day{d}} + hours{hour} + minutes{minute};
+}
+
+fleet::Region with_windows(std::vector<fleet::Window> windows) {
+  fleet::Region region;
+  region.name = "bw";
+  region.windows = std::move(windows);
+  return region;
+}
+
+const std::vector<int> kWeekdays = {0, 1, 2, 3, 4};
+const std::vector<int> kEveryDay = {0, 1, 2, 3, 4, 5, 6};
+
+}  // namespace
+
+TEST_CASE("the example policy parses into three regions in two waves", "[fleet]") {
+  auto policy = parse(example_text());
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  REQUIRE(policy->regions.size() == 3);
+
+  const fleet::Region* bw = policy->find("bw");
+  REQUIRE(bw != nullptr);
+  CHECK(bw->display_name == "AOK Baden-Württemberg");
+  CHECK(bw->provider.kind == "local");
+  CHECK(bw->servers == 3);
+  CHECK(bw->approvers.threshold == 1);
+  CHECK(bw->approvers.keys.size() == 2);
+  REQUIRE(bw->windows.size() == 1);
+  CHECK(bw->windows[0].days == kWeekdays);
+  CHECK(bw->windows[0].start_minute == 22 * 60);
+  CHECK(bw->windows[0].end_minute == 4 * 60);
+  CHECK(bw->emergency_timing.step_wait == seconds{10});
+  CHECK(bw->emergency_skips_windows);
+
+  const fleet::Region* by = policy->find("by");
+  REQUIRE(by != nullptr);
+  CHECK(by->provider.kind == "script");
+  CHECK(by->provider.command.size() == 3);
+  CHECK(by->provider.timeout == seconds{600});
+  CHECK(by->provider.params ==
+        std::map<std::string, std::string>{{"flavor", "m1.medium"}, {"network", "dmz-app"}});
+  CHECK(by->timing.canary_steps == std::vector<int>{5, 25, 50, 100});
+  CHECK(by->timing.step_wait == seconds{300});
+  CHECK(by->emergency_timing.bake_time == seconds{600});
+  CHECK(by->approvers.threshold == 2);
+  REQUIRE(by->approvers.keys.size() == 3);
+  CHECK(by->approvers.keys[2].scheme() == "ecdsa-sha2-nistp256");
+  CHECK(by->approvers.keys[2].supported());
+
+  const fleet::Region* nw = policy->find("nw");
+  REQUIRE(nw != nullptr);
+  CHECK(nw->windows.empty());
+  CHECK(nw->failure_policy == "continue");
+  CHECK(nw->provider.timeout == seconds{120});
+  CHECK(policy->find("he") == nullptr);
+
+  auto waves = policy->waves();
+  REQUIRE(waves.size() == 2);
+  CHECK(waves[0] == std::vector<const fleet::Region*>{bw});
+  CHECK(waves[1] == std::vector<const fleet::Region*>{by, nw});
+}
+
+TEST_CASE("defaults apply to every region and a region's own settings override them", "[fleet]") {
+  std::string defaults =
+      "defaults:\n"
+      "  servers: 4\n"
+      "  canary_steps: [25, 100]\n"
+      "  step_wait: 2m\n"
+      "  failure_policy: continue\n"
+      "  max_error_rate: 0.5\n"
+      "  emergency: {step_wait: 30s, skip_windows: true}\n";
+  std::string text =
+      doc({}, defaults) + fill(
+                              "  - name: by\n"
+                              "    provider: {kind: local}\n"
+                              "    backend: app_by\n"
+                              "    approvers: {threshold: 1, keys: [K2]}\n"
+                              "    servers: 8\n"
+                              "    step_wait: 1m\n"
+                              "    health_successes: 5\n"
+                              "    emergency: {bake_time: 1m, skip_windows: false}\n");
+  auto policy = parse(text);
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  const fleet::Region& bw = policy->regions[0];
+  CHECK(bw.display_name == "bw");
+  CHECK(bw.wave == 1);
+  CHECK(bw.servers == 4);
+  CHECK(bw.timing.canary_steps == std::vector<int>{25, 100});
+  CHECK(bw.timing.step_wait == seconds{120});
+  CHECK(bw.timing.bake_time == seconds{600});
+  CHECK(bw.timing.health_successes == 3);
+  CHECK(bw.timing.max_error_rate == Approx(0.5));
+  CHECK(bw.failure_policy == "continue");
+  CHECK(bw.emergency_timing.step_wait == seconds{30});
+  CHECK(bw.emergency_timing.bake_time == seconds{600});  // no emergency bake_time: the normal
+  CHECK(bw.emergency_timing.canary_steps == bw.timing.canary_steps);
+  CHECK(bw.emergency_skips_windows);
+
+  const fleet::Region& by = policy->regions[1];
+  CHECK(by.servers == 8);
+  CHECK(by.timing.step_wait == seconds{60});
+  CHECK(by.timing.health_successes == 5);
+  CHECK(by.emergency_timing.health_successes == 5);  // never fewer checks
+  CHECK(by.emergency_timing.step_wait == seconds{30});
+  CHECK(by.emergency_timing.bake_time == seconds{60});
+  CHECK_FALSE(by.emergency_skips_windows);
+}
+
+TEST_CASE("without defaults the built-in values apply and an emergency is not faster", "[fleet]") {
+  auto policy = parse(doc());
+  REQUIRE(policy.ok());
+  const fleet::Region& r = policy->regions[0];
+  CHECK(r.servers == 2);
+  CHECK(r.timing.canary_steps == std::vector<int>{10, 50, 100});
+  CHECK(r.timing.health_successes == 3);
+  CHECK(r.timing.step_wait == seconds{60});
+  CHECK(r.timing.bake_time == seconds{600});
+  CHECK(r.timing.max_error_rate == Approx(1.0));
+  CHECK(r.failure_policy == "halt");
+  CHECK(r.emergency_timing.step_wait == seconds{60});
+  CHECK(r.emergency_timing.bake_time == seconds{600});
+  CHECK_FALSE(r.emergency_skips_windows);
+  CHECK(r.windows.empty());
+  CHECK(r.provider.params.empty());
+}
+
+TEST_CASE("approver keys keep their key ids and to_json shows them with durations in seconds",
+          "[fleet]") {
+  auto policy = parse(doc({{"approvers", "{threshold: 2, keys: [K1, KE]}"},
+                           {"step_wait", "90s"},
+                           {"windows",
+                            "[{days: [sat, mon], start: \"06:05\", end: \"18:00\", "
+                            "timezone: UTC}]"}}));
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  const auto& approvers = policy->regions[0].approvers;
+  REQUIRE(approvers.keys.size() == 2);
+  CHECK(approvers.keys[0].keyid() == keys()[0].public_key().keyid());
+  CHECK(approvers.keys[1].keyid() == keys()[3].public_key().keyid());
+
+  auto json = policy->to_json();
+  CHECK(json["version"] == 1);
+  const auto& region = json["regions"][0];
+  CHECK(region["approvers"]["threshold"] == 2);
+  CHECK(region["approvers"]["keys"][0]["keyid"] == keys()[0].public_key().keyid());
+  CHECK(region["approvers"]["keys"][1]["keytype"] == "ecdsa");
+  CHECK(region["timing"]["step_wait_seconds"] == 90);
+  CHECK(region["timing"]["bake_time_seconds"] == 600);
+  CHECK(region["emergency"]["skip_windows"] == false);
+  CHECK(region["windows"][0]["days"] == pw::json::Value::array({"mon", "sat"}));
+  CHECK(region["windows"][0]["start"] == "06:05");
+  CHECK(region["windows"][0]["end"] == "18:00");
+  CHECK(region["provider"]["kind"] == "local");
+  CHECK(json.dump().find("yaml") == std::string::npos);
+}
+
+TEST_CASE("errors give the source, line and column of the field", "[fleet]") {
+  auto policy = parse(doc({{"servers", "0"}}));
+  REQUIRE_FALSE(policy.ok());
+  CHECK(policy.error().code == Errc::parse);
+  CHECK(policy.error().to_string() ==
+        "fleet.yaml:7:5: regions[0].servers: must be between 1 and 100");
+
+  auto syntax = parse("version: 1\nregions: [\n");
+  REQUIRE_FALSE(syntax.ok());
+  CHECK(syntax.error().code == Errc::parse);
+  CHECK(syntax.error().to_string().rfind("fleet.yaml:", 0) == 0);
+
+  auto big = parse(std::string(2 * 1024 * 1024, '#'));
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().code == Errc::limit);
+}
+
+TEST_CASE("every broken rule is refused with the field path in the message", "[fleet]") {
+  struct Case {
+    std::string yaml;
+    const char* expected;
+  };
+  std::string three_regions = doc() + fill(
+                                          "  - name: by\n"
+                                          "    provider: {kind: local}\n"
+                                          "    backend: app_by\n"
+                                          "    approvers: {threshold: 1, keys: [K2]}\n"
+                                          "  - name: nw\n"
+                                          "    provider: {kind: local}\n"
+                                          "    backend: app_nw\n"
+                                          "    approvers: {threshold: 4, keys: [K1, K2, K3]}\n");
+  auto window = [](const std::string& w) { return doc({{"windows", "[" + w + "]"}}); };
+  const Case cases[] = {
+      // The document itself.
+      {"", "the document is empty"},
+      {"- 1\n", "expected a mapping"},
+      {"version: 1\nregions: [\n", "fleet.yaml:"},
+      {"version: 1\nversion: 1\n", "duplicate key 'version'"},
+      {"version: 1\n---\nversion: 1\n", "one YAML document"},
+      {"version: &v 1\nregions: *v\n", "aliases (*name) are not supported"},
+      {"version: !!int 1\n", "explicit tags"},
+      {"version: 1\n[a]: 1\n", "mapping keys must be strings"},
+      // Unknown keys anywhere.
+      {"versoin: 1\n", "versoin: unknown field (did you mean 'version'?)"},
+      {doc({{"aprovers", "{}"}}), "regions[0].aprovers: unknown field (did you mean 'approvers'?)"},
+      {doc({}, "defaults: {servrs: 2}\n"), "defaults.servrs: unknown field"},
+      {doc({}, "defaults: {name: x}\n"), "defaults.name: unknown field"},
+      {doc({}, "defaults: {emergency: {health_successes: 1}}\n"),
+       "defaults.emergency.health_successes: unknown field"},
+      {doc({{"approvers", "{threshold: 1, keys: [K1], quorum: 1}"}}),
+       "regions[0].approvers.quorum: unknown field"},
+      {doc({{"approvers",
+             "{threshold: 1, keys: [{keytype: ed25519, scheme: ed25519, keyval: "
+             "{public: \"00\", private: \"00\"}}]}"}}),
+       "regions[0].approvers.keys[0].keyval.private: unknown field"},
+      {window("{start: \"22:00\", end: \"04:00\", timezone: UTC, tz: UTC}"),
+       "regions[0].windows[0].tz: unknown field"},
+      // Version and regions.
+      {"version: 2\nregions: []\n", "version: must be 1"},
+      {"version: \"1\"\n", "version: must be 1"},
+      {"regions: []\n", "version: is required"},
+      {"version: 1\n", "regions: is required"},
+      {"version: 1\nregions: []\n", "regions: must list at least one region"},
+      {"version: 1\nregions: {bw: 1}\n", "regions: expected a list"},
+      {doc({{"name", ""}}), "regions[0].name: is required"},
+      {doc({{"name", "Bad_Name"}}), "regions[0].name: must match [a-z0-9-]{1,32}"},
+      {doc({{"name", std::string(33, 'a')}}), "regions[0].name: must match"},
+      {doc({{"display_name", "\"tab\\there\""}}), "regions[0].display_name: must be 1 to 128"},
+      {doc({{"wave", "0"}}), "regions[0].wave: must be between 1 and 1000"},
+      {doc() + fill("  - {name: bw, provider: {kind: local}, backend: app_by, approvers: "
+                    "{threshold: 1, keys: [K1]}}\n"),
+       "regions[1].name: 'bw' is already the name of regions[0]"},
+      {doc() + fill("  - {name: by, provider: {kind: local}, backend: app_bw, approvers: "
+                    "{threshold: 1, keys: [K1]}}\n"),
+       "regions[1].backend: 'app_bw' is already the backend of regions[0]"},
+      {doc({{"backend", ""}}), "regions[0].backend: is required"},
+      {doc({{"backend", "\"app bw\""}}), "regions[0].backend: must match [A-Za-z0-9_.-]{1,64}"},
+      // Servers and timing.
+      {doc({{"servers", "0"}}), "regions[0].servers: must be between 1 and 100"},
+      {doc({{"servers", "101"}}), "regions[0].servers: must be between 1 and 100"},
+      {doc({{"servers", "\"3\""}}), "regions[0].servers: must be an integer between 1 and 100"},
+      {doc({{"servers", "2.5"}}), "regions[0].servers: must be an integer"},
+      {doc({{"servers", "0x10"}}), "regions[0].servers: must be an integer"},
+      {doc({}, "defaults: {servers: -1}\n"), "defaults.servers: must be between 1 and 100"},
+      {doc({{"canary_steps", "[50, 10, 100]"}}),
+       "regions[0].canary_steps[1]: must be greater than the step before it (50)"},
+      {doc({{"canary_steps", "[10, 10, 100]"}}), "regions[0].canary_steps[1]: must be greater"},
+      {doc({{"canary_steps", "[10, 50]"}}),
+       "regions[0].canary_steps[1]: the last step must be 100"},
+      {doc({{"canary_steps", "[0, 100]"}}),
+       "regions[0].canary_steps[0]: must be between 1 and 100"},
+      {doc({{"canary_steps", "[10, 150]"}}),
+       "regions[0].canary_steps[1]: must be between 1 and 100"},
+      {doc({{"canary_steps", "[]"}}), "regions[0].canary_steps: must list at least one step"},
+      {doc({{"canary_steps", "100"}}), "regions[0].canary_steps: expected a list"},
+      {doc({{"health_successes", "0"}}), "regions[0].health_successes: must be between 1 and 1000"},
+      {doc({{"step_wait", "90"}}), "regions[0].step_wait: '90' is not a duration"},
+      {doc({{"step_wait", "1.5h"}}), "regions[0].step_wait: '1.5h' is not a duration"},
+      {doc({{"step_wait", "10 m"}}), "regions[0].step_wait: '10 m' is not a duration"},
+      {doc({{"step_wait", "1w"}}), "regions[0].step_wait: '1w' is not a duration"},
+      {doc({{"step_wait", "-5s"}}), "regions[0].step_wait: '-5s' is not a duration"},
+      {doc({{"bake_time", "0s"}}), "regions[0].bake_time: must be longer than 0"},
+      {doc({{"bake_time", "31d"}}), "regions[0].bake_time: must be at most 30d"},
+      {doc({{"failure_policy", "stop"}}), "regions[0].failure_policy: 'stop' is not one of halt"},
+      {doc({{"max_error_rate", "101"}}),
+       "regions[0].max_error_rate: must be a number between 0 and 100"},
+      {doc({{"max_error_rate", "-1"}}), "regions[0].max_error_rate: must be a number"},
+      {doc({{"max_error_rate", "1%"}}), "regions[0].max_error_rate: must be a number"},
+      // Emergency waits never longer than the normal ones.
+      {doc({}, "defaults: {step_wait: 1m, emergency: {step_wait: 2m}}\n"),
+       "defaults.emergency.step_wait: must not be longer than step_wait (1m)"},
+      {doc({{"step_wait", "5s"}}, "defaults: {emergency: {step_wait: 10s}}\n"),
+       "defaults.emergency.step_wait: must not be longer than step_wait (5s) of region 'bw'"},
+      {doc({{"emergency", "{bake_time: 1h}"}}),
+       "regions[0].emergency.bake_time: must not be longer than bake_time (10m)"},
+      {doc({{"emergency", "{skip_windows: yes}"}}),
+       "regions[0].emergency.skip_windows: must be true or false"},
+      // Provider.
+      {doc({{"provider", ""}}), "regions[0].provider: is required"},
+      {doc({{"provider", "local"}}), "regions[0].provider: expected a mapping"},
+      {doc({{"provider", "{command: [x]}"}}), "regions[0].provider.kind: is required"},
+      {doc({{"provider", "{kind: docker}"}}),
+       "regions[0].provider.kind: 'docker' is not one of local, script"},
+      {doc({{"provider", "{kind: script}"}}),
+       "regions[0].provider.command: is required for a script provider"},
+      {doc({{"provider", "{kind: script, command: []}"}}),
+       "regions[0].provider.command: must not be empty"},
+      {doc({{"provider", "{kind: script, command: [\"\"]}"}}),
+       "regions[0].provider.command[0]: the program must not be empty"},
+      {doc({{"provider", "{kind: script, command: [x, [y]]}"}}),
+       "regions[0].provider.command[1]: expected a string"},
+      {doc({{"provider", "{kind: script, command: [x], timeout: 2}"}}),
+       "regions[0].provider.timeout: '2' is not a duration"},
+      {doc({{"provider", "{kind: local, command: [x]}"}}),
+       "regions[0].provider.command: only a script provider takes a command"},
+      {doc({{"provider", "{kind: local, timeout: 1m}"}}),
+       "regions[0].provider.timeout: only a script provider takes a timeout"},
+      {doc({{"provider", "{kind: local, opts: [1]}"}}),
+       "regions[0].provider.opts: a provider parameter must be a string"},
+      {doc({{"provider", "{kind: local, \"a b\": c}"}}),
+       "regions[0].provider.a b: a provider parameter name must match"},
+      // Approvers.
+      {doc({{"approvers", ""}}), "regions[0].approvers: is required"},
+      {doc({{"approvers", "{threshold: 1}"}}), "regions[0].approvers.keys: is required"},
+      {doc({{"approvers", "{threshold: 1, keys: []}"}}),
+       "regions[0].approvers.keys: must list at least one approver key"},
+      {doc({{"approvers", "{keys: [K1]}"}}), "regions[0].approvers.threshold: is required"},
+      {doc({{"approvers", "{threshold: 0, keys: [K1]}"}}),
+       "regions[0].approvers.threshold: must be between 1 and the number of keys (1)"},
+      {three_regions,
+       "regions[2].approvers.threshold: must be between 1 and the number of keys (3)"},
+      {doc({{"approvers", "{threshold: 1, keys: [K1, K2, K1]}"}}),
+       "regions[0].approvers.keys[2]: is the same key as keys[0]"},
+      {doc({{"approvers", "{threshold: 1, keys: [{keytype: ed25519, scheme: ed25519}]}"}}),
+       "regions[0].approvers.keys[0].keyval: is required"},
+      {doc({{"approvers", "{threshold: 1, keys: [{keytype: ed25519, keyval: {public: ab}}]}"}}),
+       "regions[0].approvers.keys[0].scheme: is required"},
+      {doc({{"approvers",
+             "{threshold: 1, keys: [{keytype: ed25519, scheme: ed25519, keyval: {}}]}"}}),
+       "regions[0].approvers.keys[0].keyval.public: is required"},
+      {doc({{"approvers",
+             "{threshold: 1, keys: [{keytype: ed25519, scheme: ed25519, keyval: {public: zz}}]}"}}),
+       "regions[0].approvers.keys[0]: "},
+      {doc({{"approvers",
+             "{threshold: 1, keys: [{keytype: rsa, scheme: rsassa-pss-sha256, "
+             "keyval: {public: x}}]}"}}),
+       "regions[0].approvers.keys[0]: keytype 'rsa' with scheme 'rsassa-pss-sha256' cannot sign"},
+      {doc({{"approvers", "{threshold: 1, keys: [K1], extra: 1}"}}),
+       "regions[0].approvers.extra: unknown field"},
+      // Windows.
+      {doc({{"windows", "{days: [mon]}"}}), "regions[0].windows: expected a list"},
+      {window("{days: [], start: \"22:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].days: must list at least one day"},
+      {window("{days: [mon, funday], start: \"22:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].days[1]: 'funday' is not one of mon, tue"},
+      {window("{days: [Mon], start: \"22:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].days[0]: 'Mon' is not one of"},
+      {window("{days: [mon, tue, mon], start: \"22:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].days[2]: 'mon' is listed twice"},
+      {window("{end: \"04:00\", timezone: UTC}"), "regions[0].windows[0].start: is required"},
+      {window("{start: \"22:00\", timezone: UTC}"), "regions[0].windows[0].end: is required"},
+      {window("{start: \"24:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].start: '24:00' is not a time of day HH:MM"},
+      {window("{start: \"7:00\", end: \"04:00\", timezone: UTC}"),
+       "regions[0].windows[0].start: '7:00' is not a time of day"},
+      {window("{start: \"22:00\", end: \"04:60\", timezone: UTC}"),
+       "regions[0].windows[0].end: '04:60' is not a time of day"},
+      {window("{start: \"22:00\", end: \"22:00\", timezone: UTC}"),
+       "regions[0].windows[0].end: must differ from start"},
+      {window("{start: \"22:00\", end: \"04:00\"}"), "regions[0].windows[0].timezone: is required"},
+      {window("{start: \"22:00\", end: \"04:00\", timezone: Europe/Berln}"),
+       "regions[0].windows[0].timezone: 'Europe/Berln' is not a time zone in the tz database"},
+      {window("{start: \"22:00\", end: \"04:00\", timezone: \"../../etc/passwd\"}"),
+       "regions[0].windows[0].timezone: '../../etc/passwd' is not a time zone"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    auto policy = parse(c.yaml);
+    REQUIRE_FALSE(policy.ok());
+    std::string text = policy.error().to_string();
+    INFO(text);
+    CHECK(text.rfind("fleet.yaml", 0) == 0);
+    CHECK(text.find(c.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("an approver key of a type that cannot sign is unsupported", "[fleet]") {
+  auto policy = parse(doc({{"approvers",
+                            "{threshold: 1, keys: [{keytype: rsa, scheme: "
+                            "rsassa-pss-sha256, keyval: {public: x}}]}"}}));
+  REQUIRE_FALSE(policy.ok());
+  CHECK(policy.error().code == Errc::unsupported);
+}
+
+TEST_CASE("a window that does not cross midnight covers [start, end) on its days", "[fleet]") {
+  // 2026-01-14 is a Wednesday.
+  auto region = with_windows({{kWeekdays, 9 * 60, 17 * 60 + 30, "UTC"}});
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 14, 8, 59)));
+  CHECK(fleet::in_window(region, utc(2026, 1, 14, 9, 0)));
+  CHECK(fleet::in_window(region, utc(2026, 1, 14, 17, 29)));
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 14, 17, 30)));
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 17, 12, 0)));  // Saturday
+  CHECK(fleet::in_window(with_windows({}), utc(2026, 1, 17, 12, 0)));
+}
+
+TEST_CASE("a window crossing midnight belongs to the day it opens", "[fleet]") {
+  // Mon-Fri 22:00-04:00 Berlin; in January Berlin is UTC+1.
+  auto region = with_windows({{kWeekdays, 22 * 60, 4 * 60, "Europe/Berlin"}});
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 14, 20, 59)));  // Wed 21:59
+  CHECK(fleet::in_window(region, utc(2026, 1, 14, 21, 0)));         // Wed 22:00
+  CHECK(fleet::in_window(region, utc(2026, 1, 14, 23, 30)));        // Thu 00:30
+  CHECK(fleet::in_window(region, utc(2026, 1, 15, 2, 59)));         // Thu 03:59
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 15, 3, 0)));    // Thu 04:00
+  // Friday's window runs into Saturday; Saturday's and Sunday's do not open.
+  CHECK(fleet::in_window(region, utc(2026, 1, 17, 0, 0)));          // Sat 01:00
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 17, 21, 30)));  // Sat 22:30
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 1, 19, 0, 0)));    // Mon 01:00
+  CHECK(fleet::in_window(region, utc(2026, 1, 19, 21, 30)));        // Mon 22:30
+}
+
+TEST_CASE("windows follow daylight saving time in their time zone", "[fleet]") {
+  auto region = with_windows({{kEveryDay, 22 * 60, 4 * 60, "Europe/Berlin"}});
+  // Spring: on Sunday 2026-03-29 Berlin goes from 02:00 CET to 03:00 CEST (01:00 UTC). The
+  // night of 28/29 March opens at 22:00 CET (21:00 UTC) and closes at 04:00 CEST (02:00
+  // UTC): five hours.
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 3, 28, 20, 59)));
+  CHECK(fleet::in_window(region, utc(2026, 3, 28, 21, 0)));
+  CHECK(fleet::in_window(region, utc(2026, 3, 29, 0, 59)));  // 01:59 CET
+  CHECK(fleet::in_window(region, utc(2026, 3, 29, 1, 0)));   // 03:00 CEST
+  CHECK(fleet::in_window(region, utc(2026, 3, 29, 1, 59)));  // 03:59 CEST
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 3, 29, 2, 0)));
+  // The next evening is summer time: 22:00 CEST is 20:00 UTC.
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 3, 29, 19, 59)));
+  CHECK(fleet::in_window(region, utc(2026, 3, 29, 20, 0)));
+
+  // Autumn: on Sunday 2026-10-25 Berlin goes from 03:00 CEST back to 02:00 CET (01:00 UTC).
+  // The night of 24/25 October opens at 22:00 CEST (20:00 UTC) and closes at 04:00 CET
+  // (03:00 UTC): seven hours.
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 10, 24, 19, 59)));
+  CHECK(fleet::in_window(region, utc(2026, 10, 24, 20, 0)));
+  CHECK(fleet::in_window(region, utc(2026, 10, 25, 0, 30)));  // 02:30 CEST
+  CHECK(fleet::in_window(region, utc(2026, 10, 25, 1, 30)));  // 02:30 CET
+  CHECK(fleet::in_window(region, utc(2026, 10, 25, 2, 59)));  // 03:59 CET
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 10, 25, 3, 0)));
+  CHECK_FALSE(fleet::in_window(region, utc(2026, 10, 25, 20, 59)));
+  CHECK(fleet::in_window(region, utc(2026, 10, 25, 21, 0)));  // 22:00 CET
+}
+
+TEST_CASE("next_window_start finds the next opening, or now when inside a window", "[fleet]") {
+  auto region = with_windows({{kWeekdays, 22 * 60, 4 * 60, "Europe/Berlin"}});
+  // Wednesday noon -> Wednesday 22:00 CET.
+  CHECK(fleet::next_window_start(region, utc(2026, 1, 14, 12, 0)) == utc(2026, 1, 14, 21, 0));
+  // Inside (Saturday 00:30, Friday's window) -> now.
+  Time inside = utc(2026, 1, 16, 23, 30) + std::chrono::milliseconds{250};
+  CHECK(fleet::next_window_start(region, inside) == inside);
+  // Saturday noon -> Monday 22:00.
+  CHECK(fleet::next_window_start(region, utc(2026, 1, 17, 12, 0)) == utc(2026, 1, 19, 21, 0));
+  // Sunday 29 March (clocks went forward that night) -> Monday 22:00 CEST = 20:00 UTC.
+  CHECK(fleet::next_window_start(region, utc(2026, 3, 29, 12, 0)) == utc(2026, 3, 30, 20, 0));
+  // Just after a window closed -> the next evening.
+  CHECK(fleet::next_window_start(region, utc(2026, 1, 15, 3, 0)) == utc(2026, 1, 15, 21, 0));
+  // The earliest of several windows.
+  auto two = with_windows(
+      {{kWeekdays, 22 * 60, 4 * 60, "Europe/Berlin"}, {{5}, 6 * 60, 18 * 60, "Europe/Berlin"}});
+  CHECK(fleet::next_window_start(two, utc(2026, 1, 16, 12, 0)) == utc(2026, 1, 16, 21, 0));
+  CHECK(fleet::next_window_start(two, utc(2026, 1, 17, 4, 0)) == utc(2026, 1, 17, 5, 0));
+  // No windows: nothing to wait for.
+  CHECK_FALSE(fleet::next_window_start(with_windows({}), utc(2026, 1, 17, 12, 0)).has_value());
+}
+
+TEST_CASE("next_window_start handles local times that daylight saving skips or repeats",
+          "[fleet]") {
+  // 02:30-05:00 Berlin: on 2026-03-29 02:30 does not exist; the window opens when the
+  // clocks jump to 03:00 CEST (01:00 UTC).
+  auto skipped = with_windows({{kEveryDay, 2 * 60 + 30, 5 * 60, "Europe/Berlin"}});
+  CHECK_FALSE(fleet::in_window(skipped, utc(2026, 3, 29, 0, 59)));
+  CHECK(fleet::in_window(skipped, utc(2026, 3, 29, 1, 0)));
+  CHECK(fleet::next_window_start(skipped, utc(2026, 3, 28, 23, 0)) == utc(2026, 3, 29, 1, 0));
+
+  // 01:30-02:15 Berlin: on 2026-10-25 it runs 23:30-00:15 UTC in summer time, and again
+  // when the clocks go back from 03:00 CEST to 02:00 CET (01:00 UTC) until 02:15 CET.
+  auto repeated = with_windows({{kEveryDay, 90, 2 * 60 + 15, "Europe/Berlin"}});
+  CHECK(fleet::next_window_start(repeated, utc(2026, 10, 24, 22, 0)) == utc(2026, 10, 24, 23, 30));
+  CHECK_FALSE(fleet::in_window(repeated, utc(2026, 10, 25, 0, 30)));
+  CHECK(fleet::next_window_start(repeated, utc(2026, 10, 25, 0, 30)) == utc(2026, 10, 25, 1, 0));
+  CHECK_FALSE(fleet::in_window(repeated, utc(2026, 10, 25, 1, 15)));
+  CHECK(fleet::next_window_start(repeated, utc(2026, 10, 25, 1, 15)) == utc(2026, 10, 26, 0, 30));
+}
+
+TEST_CASE("durations print in the largest exact unit", "[fleet]") {
+  CHECK(fleet::format_duration(seconds{90}) == "90s");
+  CHECK(fleet::format_duration(seconds{600}) == "10m");
+  CHECK(fleet::format_duration(seconds{7200}) == "2h");
+  CHECK(fleet::format_duration(seconds{86400}) == "1d");
+  CHECK(fleet::day_name(0) == std::string("mon"));
+  CHECK(fleet::day_name(6) == std::string("sun"));
+}
