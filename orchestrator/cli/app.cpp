@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
   register_verify_command(app, action);
   register_audit_commands(app, action);
   register_ca_commands(app, action);
+  register_serve_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -35,6 +35,7 @@ void register_release_commands(CLI::App& app, Action& action);
 void register_verify_command(CLI::App& app, Action& action);
 void register_audit_commands(CLI::App& app, Action& action);
 void register_ca_commands(CLI::App& app, Action& action);
+void register_serve_command(CLI::App& app, Action& action);
 void register_inspect_command(CLI::App& release, Action& action);  // under `release`
 
 int run(int argc, char** argv);

@@ -48,6 +48,9 @@ ALTER TABLE servers ADD COLUMN last_health TEXT NOT NULL DEFAULT '';
 CREATE INDEX servers_by_region ON servers(region, state);
 CREATE INDEX events_by_action ON events(action);
 )SQL"},
+      {3, "metadata bundle of the last sync", R"SQL(
+ALTER TABLE sync_state ADD COLUMN bundle TEXT NOT NULL DEFAULT '{}';
+)SQL"},
   };
   return list;
 }

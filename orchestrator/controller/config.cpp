@@ -1,0 +1,113 @@
+#include "orchestrator/controller/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <set>
+
+namespace pw::controller {
+namespace {
+
+Result<std::chrono::seconds> duration(const std::string& text, const std::string& field) {
+  std::uint64_t value = 0;
+  auto bad = make_error(Errc::invalid_argument,
+                        field + ": '" + text + "' must be a duration like 90s, 10m, 2h or 1d");
+  if (text.size() < 2) return bad;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, value);
+  if (ec != std::errc() || end != text.data() + text.size() - 1 || value == 0) return bad;
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(value);
+    case 'm':
+      return std::chrono::seconds(value * 60);
+    case 'h':
+      return std::chrono::seconds(value * 3600);
+    case 'd':
+      return std::chrono::seconds(value * 86400);
+    default:
+      return bad;
+  }
+}
+
+Status only_keys(const YAML::Node& node, const std::string& where,
+                 const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return make_error(Errc::invalid_argument, where + ": must be a mapping");
+  for (const auto& entry : node) {
+    auto key = entry.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return make_error(Errc::invalid_argument,
+                        (where.empty() ? "" : where + ".") + key + ": unknown key");
+    }
+  }
+  return Ok{};
+}
+
+Result<Config> parse(const YAML::Node& root) {
+  Config config;
+  PW_TRY(only_keys(root, "",
+                   {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes"}));
+  auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
+  if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
+  if (root["listen"]) config.listen = text(root["listen"]);
+  if (root["name"]) config.name = text(root["name"]);
+  if (root["max_request_bytes"])
+    config.max_request_bytes = root["max_request_bytes"].as<std::uint64_t>();
+  if (const auto manifests = root["manifests"]) {
+    PW_TRY(only_keys(manifests, "manifests", {"repository", "root", "sync_interval"}));
+    if (manifests["repository"]) config.repository = text(manifests["repository"]);
+    if (manifests["root"]) config.root = text(manifests["root"]);
+    if (manifests["sync_interval"]) {
+      PW_TRY_ASSIGN(config.sync_interval,
+                    duration(text(manifests["sync_interval"]), "manifests.sync_interval"));
+    }
+  }
+  if (const auto audit = root["audit"]) {
+    PW_TRY(only_keys(audit, "audit", {"anchor", "checkpoint_interval"}));
+    if (audit["anchor"]) config.anchor = text(audit["anchor"]);
+    if (audit["checkpoint_interval"]) {
+      PW_TRY_ASSIGN(config.checkpoint_interval,
+                    duration(text(audit["checkpoint_interval"]), "audit.checkpoint_interval"));
+    }
+  }
+  const std::pair<const char*, const std::string*> required[] = {
+      {"state_dir", &config.state_dir},
+      {"manifests.repository", &config.repository},
+      {"manifests.root", &config.root}};
+  for (const auto& [key, value] : required) {
+    if (value->empty())
+      return make_error(Errc::invalid_argument, std::string(key) + ": is required");
+  }
+  if (config.anchor.empty()) config.anchor = config.state_dir + "/audit-anchor";
+  PW_TRY(config.listen_endpoint());
+  return config;
+}
+
+}  // namespace
+
+Result<std::pair<std::string, std::uint16_t>> Config::listen_endpoint() const {
+  auto colon = listen.rfind(':');
+  unsigned port = 0;
+  if (colon == std::string::npos || colon == 0) {
+    return make_error(Errc::invalid_argument, "listen: '" + listen + "' must be ADDRESS:PORT");
+  }
+  auto [end, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+  if (ec != std::errc() || end != listen.data() + listen.size() || port > 65535) {
+    return make_error(Errc::invalid_argument, "listen: '" + listen + "' must be ADDRESS:PORT");
+  }
+  return std::make_pair(listen.substr(0, colon), static_cast<std::uint16_t>(port));
+}
+
+Result<Config> load_config(const std::string& path) {
+  try {
+    auto parsed = parse(YAML::LoadFile(path));
+    if (!parsed.ok()) return std::move(parsed).error().with_context(path);
+    return parsed;
+  } catch (const YAML::BadFile&) {
+    return make_error(Errc::not_found, path + ": cannot open the configuration");
+  } catch (const YAML::Exception& e) {
+    return make_error(Errc::parse, path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
+}  // namespace pw::controller

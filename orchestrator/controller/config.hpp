@@ -1,0 +1,42 @@
+// The controller's configuration (controller.yaml):
+//
+//   state_dir: /var/lib/patchwave        # store.db, ca/, tls/, keys/, artifacts/
+//   listen: 127.0.0.1:8443
+//   name: patchwave-controller           # its TLS name; agents check it
+//   manifests:
+//     repository: file:///srv/manifests@main
+//     root: /etc/patchwave/root.json     # the pinned root of trust
+//     sync_interval: 60s
+//   audit:
+//     anchor: /var/lib/patchwave/audit-anchor   # default <state_dir>/audit-anchor
+//     checkpoint_interval: 5m
+//   max_request_bytes: 1048576
+//
+// Unknown keys are errors naming the key; durations are N s|m|h|d.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/errors/result.hpp"
+
+namespace pw::controller {
+
+struct Config {
+  std::string state_dir;
+  std::string listen = "127.0.0.1:8443";
+  std::string name = "patchwave-controller";
+  std::string repository;
+  std::string root;
+  std::chrono::seconds sync_interval{60};
+  std::string anchor;
+  std::chrono::seconds checkpoint_interval{300};
+  std::uint64_t max_request_bytes = 1u << 20;
+
+  Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
+};
+
+Result<Config> load_config(const std::string& path);
+
+}  // namespace pw::controller

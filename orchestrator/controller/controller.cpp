@@ -1,0 +1,286 @@
+#include "orchestrator/controller/controller.hpp"
+
+#include <signal.h>
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/crypto/secret_file.hpp"
+#include "common/crypto/x509.hpp"
+#include "common/log/log.hpp"
+#include "orchestrator/audit/checkpoint.hpp"
+
+namespace pw::controller {
+namespace fs = std::filesystem;
+namespace x509 = crypto::x509;
+
+namespace {
+
+net::Response reply(int status, const json::Value& body) {
+  return net::Response{status, "application/json", body.dump() + "\n", {}};
+}
+
+net::Response error_reply(int status, const std::string& code, const std::string& message) {
+  return reply(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+bool is_sha256(const std::string& text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return make_error(Errc::io, path + ": cannot write");
+  return Ok{};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Controller>> Controller::open(const Config& config) {
+  std::unique_ptr<Controller> controller(new Controller(config));
+  std::error_code ec;
+  for (const char* sub : {"", "/tls", "/keys", "/artifacts"}) {
+    fs::create_directories(config.state_dir + sub, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + config.state_dir + sub);
+  }
+  fs::permissions(config.state_dir, fs::perms::owner_all, ec);
+  PW_TRY_ASSIGN(controller->store_, store::Store::open(config.state_dir + "/store.db"));
+  std::string ca_dir = config.state_dir + "/ca";
+  auto loaded = ca::ControllerCa::load(ca_dir);
+  if (!loaded.ok() && loaded.error().code == Errc::not_found) {
+    loaded = ca::ControllerCa::init(ca_dir, "Patchwave controller CA (" + config.name + ")");
+    if (loaded.ok()) log::info("ca_created", {{"path", ca_dir}});
+  }
+  if (!loaded.ok()) return std::move(loaded).error();
+  controller->ca_ = std::make_unique<ca::ControllerCa>(std::move(*loaded));
+
+  if (!fs::exists(controller->tls_certificate())) {
+    auto endpoint = config.listen_endpoint();
+    std::vector<std::string> ips;
+    if (endpoint->first != "0.0.0.0" && endpoint->first != "::") ips.push_back(endpoint->first);
+    PW_TRY_ASSIGN(auto credential, controller->ca_->issue_controller(config.name, {}, ips));
+    PW_TRY(crypto::write_secret_file(controller->tls_key(), credential.private_key_pem));
+    PW_TRY(write_text(controller->tls_certificate(), credential.certificate_pem));
+  }
+  std::string key_path = config.state_dir + "/keys/checkpoint";
+  if (!fs::exists(key_path)) {
+    PW_TRY_ASSIGN(auto key, crypto::PrivateKey::generate(crypto::KeyType::ed25519));
+    PW_TRY(key.save(key_path));
+    PW_TRY(write_text(key_path + ".pub.json", key.public_json().dump(2) + "\n"));
+  }
+  PW_TRY_ASSIGN(auto key, crypto::PrivateKey::load(key_path));
+  controller->signing_key_ = std::make_unique<crypto::PrivateKey>(std::move(key));
+  PW_TRY(controller->store_->audit().append(
+      {"controller", "start", {{"name", config.name}, {"listen", config.listen}}, "ok"}));
+  return controller;
+}
+
+Result<SyncResult> Controller::sync_now(const std::string& actor) {
+  std::lock_guard lock(mutex_);
+  return sync(*store_, config_.repository, config_.root, config_.state_dir + "/artifacts", actor);
+}
+
+Status Controller::checkpoint_now() {
+  std::lock_guard lock(mutex_);
+  auto made = audit::checkpoint(*store_, *signing_key_, config_.anchor);
+  if (!made.ok() && made.error().code != Errc::not_found) return std::move(made).error();
+  return Ok{};
+}
+
+net::Response Controller::enroll(const net::Request& request) {
+  auto body = json::parse(request.body);
+  if (!body.ok() || !body->is_object() || !body->contains("name") || !body->contains("token") ||
+      !body->contains("csr") || !(*body)["name"].is_string() || !(*body)["token"].is_string() ||
+      !(*body)["csr"].is_string()) {
+    return error_reply(400, "parse", "expected {\"name\", \"token\", \"csr\"}");
+  }
+  std::vector<std::string> ips;
+  if (!request.peer_address.empty()) ips.push_back(request.peer_address);
+  std::lock_guard lock(mutex_);
+  ca::Enrollment enrollment(*store_, *ca_);
+  auto certificate =
+      enrollment.enroll((*body)["name"].get<std::string>(), (*body)["token"].get<std::string>(),
+                        (*body)["csr"].get<std::string>(), ips);
+  if (!certificate.ok()) {
+    int status = certificate.error().code == Errc::permission ? 403 : 400;
+    return error_reply(status, errc_name(certificate.error().code), certificate.error().message);
+  }
+  return reply(200, {{"certificate", *certificate}, {"ca", ca_->certificate_pem()}});
+}
+
+net::Response Controller::operator_api(const net::Request& request, const std::string& role) {
+  std::string path = request.target.substr(0, request.target.find('?'));
+  std::string query =
+      request.target.size() > path.size() ? request.target.substr(path.size() + 1) : "";
+  std::lock_guard lock(mutex_);
+  if (path == "/v1/status" && request.method == "GET") {
+    auto head = store_->audit().head();
+    auto last = last_sync(*store_);
+    json::Value status = {{"name", config_.name}, {"role", role}};
+    if (head.ok() && *head) status["audit_head"] = {{"seq", (*head)->seq}, {"hash", (*head)->hash}};
+    if (last.ok() && !last->is_null()) {
+      status["sync"] = {{"revision", (*last)["revision"]}, {"synced_at", (*last)["synced_at"]}};
+    }
+    return reply(200, status);
+  }
+  if (path == "/v1/releases" && request.method == "GET") {
+    auto last = last_sync(*store_);
+    if (!last.ok()) return error_reply(500, "io", last.error().to_string());
+    json::Value releases = json::Value::array();
+    if (!last->is_null()) {
+      for (auto it = (*last)["targets"].begin(); it != (*last)["targets"].end(); ++it) {
+        if (!it.value().contains("release")) continue;
+        json::Value entry = it.value();
+        entry["target"] = it.key();
+        releases.push_back(entry);
+      }
+    }
+    return reply(200, {{"releases", releases}});
+  }
+  if (path == "/v1/audit/verify" && request.method == "GET") {
+    auto chain = store_->audit().verify();
+    if (!chain.ok()) return error_reply(500, "io", chain.error().to_string());
+    json::Value out = {
+        {"events", chain->events}, {"head", chain->head_hash}, {"intact", chain->intact}};
+    if (!chain->intact) {
+      out["first_broken_event"] = *chain->first_broken;
+      out["reason"] = chain->reason;
+    }
+    return reply(chain->intact ? 200 : 409, out);
+  }
+  if (path == "/v1/audit/events" && request.method == "GET") {
+    std::int64_t from = 1;
+    if (query.rfind("from=", 0) == 0) {
+      auto text = query.substr(5);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), from);
+      if (ec != std::errc() || end != text.data() + text.size() || from < 1) {
+        return error_reply(400, "invalid_argument", "from: must be a positive integer");
+      }
+    }
+    auto events = store_->audit().read(from, 1000);
+    if (!events.ok()) return error_reply(500, "io", events.error().to_string());
+    json::Value out = json::Value::array();
+    for (const auto& event : *events) out.push_back(event.to_json());
+    return reply(200, {{"events", out}});
+  }
+  return error_reply(404, "not_found", "no such endpoint: " + request.method + " " + path);
+}
+
+net::Response Controller::handle(const net::Request& request) {
+  std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/v1/enroll") {
+    if (request.method != "POST") return error_reply(405, "method", "use POST");
+    return enroll(request);
+  }
+  if (request.peer_certificate.empty()) {
+    return error_reply(401, "permission", "a client certificate is required");
+  }
+  auto info = x509::read_certificate(request.peer_certificate);
+  if (!info.ok()) return error_reply(401, "permission", "unreadable client certificate");
+  auto role = ca::role_of(*info);
+  const std::string artifacts = "/v1/artifacts/";
+  if (path.rfind(artifacts, 0) == 0) {
+    if (role.ok()) return error_reply(403, "permission", "artifacts are for agents");
+    std::string sha = path.substr(artifacts.size());
+    if (!is_sha256(sha)) {
+      return error_reply(400, "invalid_argument", "an artifact is named by its sha256");
+    }
+    net::Response file;
+    file.content_type = "application/octet-stream";
+    file.file = config_.state_dir + "/artifacts/" + sha;
+    return file;
+  }
+  if (path == "/v1/bundle" && request.method == "GET") {
+    std::lock_guard lock(mutex_);
+    auto last = last_sync(*store_);
+    if (!last.ok()) return error_reply(500, "io", last.error().to_string());
+    if (last->is_null()) return error_reply(404, "not_found", "no successful sync yet");
+    return reply(200, {{"revision", (*last)["revision"]}, {"metadata", (*last)["metadata"]}});
+  }
+  if (!role.ok()) return error_reply(403, "permission", role.error().message);
+  if (path == "/v1/sync") {
+    if (request.method != "POST") return error_reply(405, "method", "use POST");
+    if (*role != "release-engineer") {
+      return error_reply(403, "permission", "syncing needs the release-engineer role");
+    }
+    auto synced = sync_now("operator:" + info->names.common_name);
+    if (!synced.ok())
+      return error_reply(422, errc_name(synced.error().code), synced.error().to_string());
+    return reply(200, {{"revision", synced->revision},
+                       {"targets", synced->targets},
+                       {"releases", synced->releases}});
+  }
+  return operator_api(request, *role);
+}
+
+namespace {
+std::atomic<int> g_signal{0};
+void on_signal(int signal) { g_signal.store(signal); }
+}  // namespace
+
+int run_serve(const Config& config, const std::string& log_format) {
+  log::set_program("patchwave");
+  log::set_format(log_format == "json" ? log::Format::json : log::Format::text);
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto controller = Controller::open(config);
+  if (!controller.ok()) {
+    log::error("start_failed", {{"error", controller.error().to_string()}});
+    return 1;
+  }
+  Controller& c = **controller;
+  auto endpoint = config.listen_endpoint();
+  net::ServerOptions options;
+  options.address = endpoint->first;
+  options.port = endpoint->second;
+  options.tls = {c.ca_certificate(), c.tls_certificate(), c.tls_key()};
+  options.require_client_certificate = false;  // enrollment; every other route checks
+  options.max_body_bytes = config.max_request_bytes;
+  options.handler_threads = 4;
+  auto server = net::Server::start(options, [&c](const net::Request& r) { return c.handle(r); });
+  if (!server.ok()) {
+    log::error("start_failed", {{"error", server.error().to_string()}});
+    return 1;
+  }
+  log::info("listening", {{"address", options.address}, {"port", (*server)->port()}});
+
+  auto next_sync = std::chrono::steady_clock::now();
+  auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_interval;
+  while (g_signal.load() == 0) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_sync) {
+      auto synced = c.sync_now("controller");
+      if (synced.ok()) {
+        log::info("synced", {{"revision", synced->revision}, {"releases", synced->releases}});
+      } else {
+        log::warn("sync_refused", {{"error", synced.error().to_string()}});
+      }
+      next_sync = now + config.sync_interval;
+    }
+    if (now >= next_checkpoint) {
+      if (auto made = c.checkpoint_now(); !made.ok()) {
+        log::warn("checkpoint_failed", {{"error", made.error().to_string()}});
+      }
+      next_checkpoint = now + config.checkpoint_interval;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log::info("stopping", {{"signal", g_signal.load()}});
+  (*server)->stop();
+  if (auto made = c.checkpoint_now(); !made.ok()) {
+    log::warn("checkpoint_failed", {{"error", made.error().to_string()}});
+  }
+  return 0;
+}
+
+}  // namespace pw::controller

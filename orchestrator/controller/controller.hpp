@@ -1,0 +1,58 @@
+// `patchwave serve`: the long-running controller. It owns the store (audit log
+// included), the CA, its TLS identity and signing key, the artifact store, and serves:
+//
+//   POST /v1/enroll               agents, no client certificate yet: {name, token, csr}
+//   GET  /v1/artifacts/{sha256}   agents only (a certificate without a role); ranges
+//   GET  /v1/bundle               agents and operators: the verified metadata bundle
+//   GET  /v1/status               any operator
+//   GET  /v1/releases             any operator: the verified releases of the last sync
+//   POST /v1/sync                 release-engineer: sync now
+//   GET  /v1/audit/verify         any operator: the chain (and the anchors) checked
+//   GET  /v1/audit/events?from=N  any operator
+//
+// Operators are told apart by the role their certificate carries (orchestrator/ca).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "common/crypto/keys.hpp"
+#include "common/net/http.hpp"
+#include "orchestrator/ca/ca.hpp"
+#include "orchestrator/controller/config.hpp"
+#include "orchestrator/controller/sync.hpp"
+#include "orchestrator/store/store.hpp"
+
+namespace pw::controller {
+
+class Controller {
+ public:
+  // Opens the store; creates the CA, the controller's certificate and its checkpoint
+  // signing key on the first start.
+  static Result<std::unique_ptr<Controller>> open(const Config& config);
+
+  net::Response handle(const net::Request& request);
+  Result<SyncResult> sync_now(const std::string& actor);
+  Status checkpoint_now();
+
+  std::string tls_certificate() const { return config_.state_dir + "/tls/controller.crt"; }
+  std::string tls_key() const { return config_.state_dir + "/tls/controller.key"; }
+  std::string ca_certificate() const { return ca_->certificate_file(); }
+
+ private:
+  Controller(const Config& config) : config_(config) {}
+  net::Response operator_api(const net::Request& request, const std::string& role);
+  net::Response enroll(const net::Request& request);
+
+  Config config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ca::ControllerCa> ca_;
+  std::unique_ptr<crypto::PrivateKey> signing_key_;
+  std::mutex mutex_;  // one store user at a time
+};
+
+// Runs until SIGTERM/SIGINT: sync and checkpoint timers, the HTTPS server.
+int run_serve(const Config& config, const std::string& log_format);
+
+}  // namespace pw::controller

@@ -1,0 +1,184 @@
+#include "orchestrator/controller/sync.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/log/log.hpp"
+#include "common/release_description/release_description.hpp"
+#include "orchestrator/source/source.hpp"
+#include "orchestrator/source/trust_source.hpp"
+
+namespace pw::controller {
+namespace fs = std::filesystem;
+
+Result<std::optional<std::string>> StoreTrustedStore::load(const std::string& role) {
+  PW_TRY_ASSIGN(store::Statement query,
+                db_->prepare("SELECT bytes FROM trusted_metadata WHERE role = ?1"));
+  query.bind(1, role);
+  PW_TRY_ASSIGN(bool row, query.step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(query.text(0));
+}
+
+Status StoreTrustedStore::save(const std::string& role, std::string_view bytes) {
+  PW_TRY_ASSIGN(store::Statement upsert,
+                db_->prepare("INSERT INTO trusted_metadata (role, bytes, updated_at) VALUES (?1, "
+                             "?2, ?3) ON CONFLICT(role) DO UPDATE SET bytes = excluded.bytes, "
+                             "updated_at = excluded.updated_at"));
+  upsert.bind(1, role).bind(2, bytes).bind(3, log::now_rfc3339());
+  return upsert.run();
+}
+
+Status StoreTrustedStore::remove(const std::string& role) {
+  PW_TRY_ASSIGN(store::Statement erase,
+                db_->prepare("DELETE FROM trusted_metadata WHERE role = ?1"));
+  erase.bind(1, role);
+  return erase.run();
+}
+
+namespace {
+
+// Records every metadata file the client read successfully: the bundle agents get.
+class RecordingSource final : public trust::MetadataSource {
+ public:
+  explicit RecordingSource(trust::MetadataSource& inner) : inner_(&inner) {}
+  Result<std::string> read(const std::string& path, std::uint64_t max_bytes) override {
+    auto bytes = inner_->read(path, max_bytes);
+    const std::string prefix = "metadata/";
+    if (bytes.ok() && path.rfind(prefix, 0) == 0) files[path.substr(prefix.size())] = *bytes;
+    return bytes;
+  }
+  Status stream(const std::string& path, std::uint64_t max_bytes,
+                const std::function<Status(std::string_view)>& sink) override {
+    return inner_->stream(path, max_bytes, sink);
+  }
+  std::map<std::string, std::string> files;
+
+ private:
+  trust::MetadataSource* inner_;
+};
+
+Result<std::string> read_root(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::not_found, path + ": cannot open the pinned root");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > trust::kMaxRootBytes)
+    return make_error(Errc::limit, path + ": too large");
+  return text.str();
+}
+
+// Streams a verified target into artifacts/<sha256> (temp file, fsync, rename).
+Status store_artifact(trust::Client& client, trust::MetadataSource& source, const std::string& name,
+                      const std::string& sha256, const std::string& dir) {
+  std::string final_path = dir + "/" + sha256;
+  if (fs::exists(final_path)) return Ok{};
+  std::string temp = dir + "/.incoming-" + sha256;
+  std::FILE* out = std::fopen(temp.c_str(), "wb");
+  if (out == nullptr) return make_error(Errc::io, temp + ": cannot create");
+  auto verified = client.verify_target(source, name, [&](std::string_view chunk) -> Status {
+    if (std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size()) {
+      return make_error(Errc::io, temp + ": write failed");
+    }
+    return Ok{};
+  });
+  bool flushed = std::fflush(out) == 0 && ::fsync(fileno(out)) == 0;
+  std::fclose(out);
+  if (!verified.ok() || !flushed) {
+    fs::remove(temp);
+    if (!verified.ok()) return std::move(verified).error();
+    return make_error(Errc::io, temp + ": cannot flush");
+  }
+  fs::rename(temp, final_path);
+  return Ok{};
+}
+
+Status record(store::Store& store, const std::string& revision, const json::Value& targets,
+              const json::Value& metadata) {
+  PW_TRY_ASSIGN(store::Statement upsert,
+                store.db().prepare(
+                    "INSERT INTO sync_state (id, source, revision, targets, synced_at, bundle) "
+                    "VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET source = "
+                    "excluded.source, revision = excluded.revision, targets = excluded.targets, "
+                    "synced_at = excluded.synced_at, bundle = excluded.bundle"));
+  upsert.bind(1, "manifests")
+      .bind(2, revision)
+      .bind(3, targets.dump())
+      .bind(4, log::now_rfc3339())
+      .bind(5, metadata.dump());
+  return upsert.run();
+}
+
+Result<SyncResult> run_sync(store::Store& store, const std::string& repository,
+                            const std::string& pinned_root_file, const std::string& artifacts_dir) {
+  PW_TRY_ASSIGN(std::string pinned, read_root(pinned_root_file));
+  PW_TRY_ASSIGN(auto reader, source::open_reader(repository));
+  source::TrustSource source(*reader);
+  RecordingSource recording(source);
+  StoreTrustedStore trusted(store.db());
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  PW_TRY_ASSIGN(trust::Client client, trust::Client::create(pinned, trusted, {now}));
+  PW_TRY(client.refresh(recording));
+  std::error_code ec;
+  fs::create_directories(artifacts_dir, ec);
+  SyncResult result;
+  result.revision = reader->revision();
+  json::Value targets = json::Value::object();
+  for (const auto& [name, info] : client.targets()->targets) {
+    ++result.targets;
+    json::Value entry = {{"length", info.length}, {"hashes", info.hashes}};
+    PW_TRY_ASSIGN(auto description, release::from_custom(info.custom, name));
+    auto sha = info.hashes.find("sha256");
+    if (description && sha != info.hashes.end()) {
+      entry["release"] = release::to_json(*description);
+      PW_TRY(store_artifact(client, source, name, sha->second, artifacts_dir));
+      ++result.releases;
+    }
+    targets[name] = entry;
+  }
+  json::Value metadata = json::Value::object();
+  for (const auto& [file, bytes] : recording.files) metadata[file] = bytes;
+  PW_TRY(record(store, result.revision, targets, metadata));
+  return result;
+}
+
+}  // namespace
+
+Result<SyncResult> sync(store::Store& store, const std::string& repository,
+                        const std::string& pinned_root_file, const std::string& artifacts_dir,
+                        const std::string& actor) {
+  auto result = run_sync(store, repository, pinned_root_file, artifacts_dir);
+  if (!result.ok()) {
+    PW_TRY(store.audit().append(
+        {actor, "sync", {{"repository", repository}}, "refused: " + result.error().to_string()}));
+    return std::move(result).error().with_context("sync " + repository);
+  }
+  PW_TRY(store.audit().append({actor,
+                               "sync",
+                               {{"repository", repository},
+                                {"revision", result->revision},
+                                {"targets", result->targets},
+                                {"releases", result->releases}},
+                               "ok"}));
+  return result;
+}
+
+Result<json::Value> last_sync(store::Store& store) {
+  PW_TRY_ASSIGN(store::Statement query,
+                store.db().prepare("SELECT revision, synced_at, targets, bundle FROM sync_state "
+                                   "WHERE id = 1"));
+  PW_TRY_ASSIGN(bool row, query.step());
+  if (!row) return json::Value();
+  PW_TRY_ASSIGN(json::Value targets, json::parse(query.text(2)));
+  PW_TRY_ASSIGN(json::Value metadata, json::parse(query.text(3)));
+  return json::Value{{"revision", query.text(0)},
+                     {"synced_at", query.text(1)},
+                     {"targets", targets},
+                     {"metadata", metadata}};
+}
+
+}  // namespace pw::controller

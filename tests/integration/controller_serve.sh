@@ -1,0 +1,169 @@
+# The real controller (`patchwave serve`) with real SQLite, a real git manifests
+# repository and a real agent: sync and verify, operator API role checks, enrollment with
+# one-time tokens (reused/wrong refused), an agent staging a release whose artifact it
+# downloads from the controller, the audit chain over the API and the CLI, kill -9 and
+# restart with the store intact, a manifests repository that stops verifying.
+#   controller_serve.sh PATCHWAVE PATCHWAVE_AGENT
+here=$(cd "$(dirname "$0")" && pwd)
+AGENT_BIN=$2
+source "$here/lib.sh"
+source "$here/agent/pki.sh"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${PW_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+make_repo repo
+src=$(mktemp -d "$WORK/src-XXXXXX"); mkdir -p "$src/bin" artifacts
+printf '#!/bin/sh\nexec python3 -m http.server "$PORT" --bind 127.0.0.1\n' >"$src/bin/demo-service"
+chmod 755 "$src/bin/demo-service"; head -c 100000 /dev/urandom >"$src/data.bin"
+tar -czf artifacts/demo-1.0.1.tar.gz -C "$src" .
+pw release add repo artifacts/demo-1.0.1.tar.gz --app demo-service --version 1.0.1 \
+  --name demo/1.0.1/demo-1.0.1.tar.gz --run bin/demo-service --health http:8080/ >/dev/null
+pw release sign repo --key keys/alice >/dev/null
+pw release sign repo --key keys/carol >/dev/null
+pw release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
+SHA=$(sha256sum artifacts/demo-1.0.1.tar.gz | cut -d' ' -f1)
+
+CPORT=$(free_port)
+cat >controller.yaml <<YAML
+state_dir: $WORK/state
+listen: 127.0.0.1:$CPORT
+manifests:
+  repository: $WORK/repo@HEAD
+  root: $WORK/repo/metadata/1.root.json
+  sync_interval: 1h
+audit:
+  checkpoint_interval: 1h
+YAML
+start_controller() {
+  local before
+  before=$(grep -c 'listening' controller.log 2>/dev/null || true)
+  "$PW_BIN" serve --config controller.yaml --log-format json 2>>controller.log &
+  CTL_PID=$!
+  PIDS+=($CTL_PID)
+  for _ in $(seq 100); do
+    [ "$(grep -c listening controller.log)" -gt "${before:-0}" ] && return 0
+    kill -0 "$CTL_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+printf 'colour: blue\n' >bad.yaml
+refuse "a bad controller config names the key" "colour: unknown key" pw serve --config bad.yaml
+check "controller starts" start_controller
+check "the first sync ran" bash -c "grep -q '\"event\":\"synced\"' controller.log"
+check "CA key is 0600" test "$(stat -c %a state/ca/ca.key)" = 600
+check "the verified artifact is in the content-addressed store" cmp artifacts/demo-1.0.1.tar.gz "state/artifacts/$SHA"
+
+pw ca issue-operator --dir state/ca --name vera --role viewer --out vera >/dev/null
+pw ca issue-operator --dir state/ca --name rita --role release-engineer --out rita >/dev/null
+api() {  # WHO METHOD PATH [curl args]
+  local who=$1 method=$2 path=$3; shift 3
+  local cert=()
+  [ "$who" != none ] && cert=(--cert "$who.crt" --key "$who.key")
+  curl -sS -X "$method" --cacert state/ca/ca.pem "${cert[@]}" -w '\n%{http_code}' "$@" \
+    "https://127.0.0.1:$CPORT$path"
+}
+call() {  # NAME CODE WHO METHOD PATH [curl args]
+  local name=$1 code=$2; shift 2
+  TESTS=$((TESTS + 1))
+  api "$@" >"$WORK/resp" 2>"$WORK/err" || true
+  if [ "$(tail -n1 "$WORK/resp")" = "$code" ]; then echo "ok   $name"; else
+    echo "FAIL $name: expected HTTP $code"; sed 's/^/     | /' "$WORK/resp" "$WORK/err" | head -8
+    FAILURES=$((FAILURES + 1)); fi
+}
+body_has() { TESTS=$((TESTS + 1)); if grep -qF -- "$2" "$WORK/resp"; then echo "ok   $1"; else
+  echo "FAIL $1: no $2"; head -c 400 "$WORK/resp"; echo; FAILURES=$((FAILURES + 1)); fi; }
+
+call "viewer lists the verified releases" 200 vera GET /v1/releases
+body_has "... the demo release" "demo/1.0.1/demo-1.0.1.tar.gz"
+call "no certificate: 401" 401 none GET /v1/releases
+call "a viewer may not sync" 403 vera POST /v1/sync
+call "a release engineer syncs" 200 rita POST /v1/sync
+call "operators may not fetch artifacts" 403 vera GET "/v1/artifacts/$SHA"
+call "audit verify over the API" 200 vera GET /v1/audit/verify
+body_has "... intact" '"intact":true'
+call "unknown endpoint" 404 vera GET /v1/nothing
+tls_refused() {
+  local name=$1; shift
+  TESTS=$((TESTS + 1))
+  local code; code=$(curl -sS -o /dev/null -w '%{http_code}' "$@" 2>/dev/null || true)
+  if [ "$code" = 000 ]; then echo "ok   $name"; else echo "FAIL $name: HTTP $code"; FAILURES=$((FAILURES + 1)); fi
+}
+make_pki other
+tls_refused "a certificate from another CA is refused at TLS" --cacert state/ca/ca.pem \
+  --cert other/rogue.pem --key other/rogue.key "https://127.0.0.1:$CPORT/v1/releases"
+
+# --- a real agent enrolls with the real controller and stages from it ---------------
+TOKEN=$(pw ca token --dir state/ca --db state/store.db --server agent-1 --ttl 10m)
+printf '%s\n' "$TOKEN" >token && chmod 600 token
+printf 'not-a-token\n' >bad-token && chmod 600 bad-token
+APORT=$(free_port)
+cat >agent.json <<JSON
+{"name": "agent-1", "state_dir": "$WORK/agent", "listen": "127.0.0.1:$APORT",
+ "controller_url": "https://127.0.0.1:$CPORT", "controller_ca": "$WORK/state/ca/ca.pem",
+ "pinned_root": "$WORK/repo/metadata/1.root.json", "enrollment_token_file": "$WORK/token",
+ "log_format": "json"}
+JSON
+refuse "a wrong token is refused by the controller" "refused enrollment (HTTP 403)" \
+  "$AGENT_BIN" run --config agent.json --enrollment-token-file "$WORK/bad-token"
+"$AGENT_BIN" run --config agent.json 2>agent.log &
+AGENT_PID=$!; PIDS+=($AGENT_PID)
+for _ in $(seq 100); do grep -q listening agent.log && break; sleep 0.1; done
+check "the agent enrolled with the controller's CA" openssl verify -CAfile state/ca/ca.pem agent/tls/agent.crt
+rm -rf agent2 && sed "s#$WORK/agent\"#$WORK/agent2\"#; s/$APORT/$(free_port)/" agent.json >agent2.json
+refuse "the same token does not work twice" "refused enrollment (HTTP 403)" \
+  "$AGENT_BIN" run --config agent2.json
+call "an agent fetches the bundle" 200 agent GET /v1/bundle --cert agent/tls/agent.crt --key agent/tls/agent.key
+python3 - "$WORK/resp" "https://127.0.0.1:$CPORT/v1/artifacts/$SHA" >put.json <<'PY'
+import json, sys
+doc = json.loads(open(sys.argv[1]).read().rsplit("\n", 1)[0])
+print(json.dumps({"metadata": doc["metadata"], "artifact_url": sys.argv[2]}))
+PY
+as_controller=(--cert state/tls/controller.crt --key state/tls/controller.key --cacert state/ca/ca.pem)
+TESTS=$((TESTS + 1))
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data-binary @put.json "${as_controller[@]}" \
+  "https://127.0.0.1:$APORT/v1/releases/$SHA" || true)
+if [ "$code" = 202 ]; then echo "ok   the agent accepts the release from the controller's bundle"; else
+  echo "FAIL PUT release: HTTP $code"; FAILURES=$((FAILURES + 1)); fi
+state=""
+for _ in $(seq 100); do
+  state=$(curl -sS "${as_controller[@]}" "https://127.0.0.1:$APORT/v1/releases/$SHA" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("state"))' 2>/dev/null || true)
+  [ "$state" = staged ] || [ "$state" = failed ] && break
+  sleep 0.2
+done
+check "the agent downloaded the artifact from the controller and staged it" test "$state" = staged
+check "... byte for byte" test -x "agent/releases/$SHA/bin/demo-service"
+
+# --- audit, kill -9, restart --------------------------------------------------------
+check "enrollments are audited" bash -c "'$PW_BIN' audit export --db state/store.db | grep -q '\"outcome\": \"refused: unknown token\"'"
+kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null || true
+check "the store survives kill -9: chain intact" pw audit verify --db state/store.db
+EVENTS=$(pw audit export --db state/store.db --output jsonl | wc -l)
+check "controller restarts on the same store" start_controller
+check "... and keeps every event" test "$(pw audit export --db state/store.db --output jsonl | wc -l)" -gt "$EVENTS"
+check "... with the same CA" openssl verify -CAfile state/ca/ca.pem agent/tls/agent.crt
+
+# --- a manifests repository that stops verifying: refused, audited, last good state stays
+edit_json repo/metadata/timestamp.json 'doc["signed"]["version"] += 5'
+commit_all repo "tamper with timestamp"
+call "a sync of tampered manifests is refused" 422 rita POST /v1/sync
+body_has "... naming the rule" "timestamp"
+call "the last good releases stay in force" 200 vera GET /v1/releases
+body_has "... still listing the release" "demo/1.0.1/demo-1.0.1.tar.gz"
+pw audit export --db state/store.db >events.json
+check "the refusal is audited with its reason" python3 -c "
+import json
+events = [e for e in json.load(open('events.json')) if e['action'] == 'sync']
+assert events[-1]['outcome'].startswith('refused: ') and 'timestamp' in events[-1]['outcome'], events[-1]"
+kill -TERM "$CTL_PID"; wait "$CTL_PID"; code=$?
+check "SIGTERM stops the controller cleanly" test "$code" = 0
+check "a checkpoint was anchored on the way out" pw audit verify --db state/store.db \
+  --anchor state/audit-anchor --anchor-key state/keys/checkpoint.pub.json
+finish
