@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -248,22 +250,67 @@ Result<DownloadResult> Client::download(const std::string& url_text, std::uint64
   // A 200 answer to a range request: the bytes before `offset` are dropped.
   std::uint64_t skip = result.status == 200 ? offset : 0;
   std::vector<char> chunk(1u << 20);
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
-    beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
-    ec = run_op(impl_->io, [&](auto done) { http::async_read(*stream, buffer, parser, done); });
-    if (ec == http::error::need_buffer) ec = {};
-    std::size_t got = chunk.size() - parser.get().body().size;
+  auto deliver = [&](const char* data, std::size_t got) -> Status {
     std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(skip, got));
     skip -= dropped;
     if (got > dropped) {
-      PW_TRY(sink(std::string_view(chunk.data() + dropped, got - dropped)));
+      PW_TRY(sink(std::string_view(data + dropped, got - dropped)));
       result.received += got - dropped;
     }
-    if (ec) {
-      return network_error(url, "downloading (after " + std::to_string(result.received) + " bytes)",
-                           ec);
+    return Ok{};
+  };
+  auto failed = [&](const beast::error_code& error) {
+    return network_error(url, "downloading (after " + std::to_string(result.received) + " bytes)",
+                         error);
+  };
+  if (parser.content_length() && !parser.chunked()) {
+    // The usual case: a known length. The body is read straight from the TLS stream in
+    // 1 MiB steps, with one deadline per step instead of one per TLS record (Beast's
+    // per-operation timers and parser cost half the throughput here).
+    std::uint64_t remaining = *parser.content_length();
+    auto leftover = buffer.data();
+    std::size_t buffered =
+        static_cast<std::size_t>(std::min<std::uint64_t>(leftover.size(), remaining));
+    if (buffered > 0) {
+      PW_TRY(deliver(static_cast<const char*>(leftover.data()), buffered));
+      remaining -= buffered;
+    }
+    auto& lowest = beast::get_lowest_layer(*stream);
+    lowest.expires_never();
+    asio::steady_timer deadline(impl_->io);
+    while (remaining > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), remaining));
+      bool timed_out = false;
+      deadline.expires_after(impl_->timeout);
+      deadline.async_wait([&](const beast::error_code& error) {
+        if (error) return;
+        timed_out = true;
+        beast::error_code ignored;
+        lowest.socket().cancel(ignored);
+      });
+      std::size_t got = 0;
+      ec = run_op(impl_->io, [&](auto done) {
+        asio::async_read(*stream, asio::buffer(chunk.data(), want),
+                         [&, done](const beast::error_code& error, std::size_t n) mutable {
+                           got = n;
+                           deadline.cancel();
+                           done(error);
+                         });
+      });
+      if (timed_out) ec = beast::error::timeout;
+      PW_TRY(deliver(chunk.data(), got));
+      remaining -= got;
+      if (ec) return failed(ec);
+    }
+  } else {
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
+      ec = run_op(impl_->io, [&](auto done) { http::async_read(*stream, buffer, parser, done); });
+      if (ec == http::error::need_buffer) ec = {};
+      PW_TRY(deliver(chunk.data(), chunk.size() - parser.get().body().size));
+      if (ec) return failed(ec);
     }
   }
   impl_->close(*stream);
