@@ -64,6 +64,7 @@ int run(int argc, char** argv) {
   register_audit_commands(app, action);
   register_ca_commands(app, action);
   register_serve_command(app, action);
+  register_client_commands(app, action);
 
   try {
     app.parse(argc, argv);

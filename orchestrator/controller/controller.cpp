@@ -142,6 +142,14 @@ net::Response Controller::operator_api(const net::Request& request, const std::s
     }
     return reply(200, {{"releases", releases}});
   }
+  if (path == "/v1/fleet" && request.method == "GET") {
+    auto last = last_sync(*store_);
+    if (!last.ok()) return error_reply(500, "io", last.error().to_string());
+    if (last->is_null() || (*last)["fleet"].is_null()) {
+      return error_reply(404, "not_found", "the manifests hold no fleet policy yet");
+    }
+    return reply(200, {{"revision", (*last)["revision"]}, {"policy", (*last)["fleet"]}});
+  }
   if (path == "/v1/audit/verify" && request.method == "GET") {
     auto chain = store_->audit().verify();
     if (!chain.ok()) return error_reply(500, "io", chain.error().to_string());

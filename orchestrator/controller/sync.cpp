@@ -9,6 +9,7 @@
 
 #include "common/log/log.hpp"
 #include "common/release_description/release_description.hpp"
+#include "orchestrator/fleet/policy.hpp"
 #include "orchestrator/source/source.hpp"
 #include "orchestrator/source/trust_source.hpp"
 
@@ -98,23 +99,42 @@ Status store_artifact(trust::Client& client, trust::MetadataSource& source, cons
 }
 
 Status record(store::Store& store, const std::string& revision, const json::Value& targets,
-              const json::Value& metadata) {
-  PW_TRY_ASSIGN(store::Statement upsert,
-                store.db().prepare(
-                    "INSERT INTO sync_state (id, source, revision, targets, synced_at, bundle) "
-                    "VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET source = "
-                    "excluded.source, revision = excluded.revision, targets = excluded.targets, "
-                    "synced_at = excluded.synced_at, bundle = excluded.bundle"));
+              const json::Value& metadata, const json::Value& fleet) {
+  PW_TRY_ASSIGN(
+      store::Statement upsert,
+      store.db().prepare(
+          "INSERT INTO sync_state (id, source, revision, targets, synced_at, bundle, fleet) "
+          "VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET source = "
+          "excluded.source, revision = excluded.revision, targets = excluded.targets, "
+          "synced_at = excluded.synced_at, bundle = excluded.bundle, "
+          "fleet = excluded.fleet"));
   upsert.bind(1, "manifests")
       .bind(2, revision)
       .bind(3, targets.dump())
       .bind(4, log::now_rfc3339())
-      .bind(5, metadata.dump());
+      .bind(5, metadata.dump())
+      .bind(6, fleet.dump());
   return upsert.run();
 }
 
+Result<json::Value> read_fleet(trust::Client& client, trust::MetadataSource& source,
+                               const std::string& name) {
+  if (!client.find_target(name).ok()) return json::Value();
+  std::string text;
+  PW_TRY(client.verify_target(source, name, [&](std::string_view chunk) -> Status {
+    if (text.size() + chunk.size() > (1u << 20)) {
+      return make_error(Errc::limit, name + ": a fleet policy may be at most 1 MiB");
+    }
+    text.append(chunk);
+    return Ok{};
+  }));
+  PW_TRY_ASSIGN(auto policy, fleet::parse_policy(text, name));
+  return policy.to_json();
+}
+
 Result<SyncResult> run_sync(store::Store& store, const std::string& repository,
-                            const std::string& pinned_root_file, const std::string& artifacts_dir) {
+                            const std::string& pinned_root_file, const std::string& artifacts_dir,
+                            const std::string& fleet_target) {
   PW_TRY_ASSIGN(std::string pinned, read_root(pinned_root_file));
   PW_TRY_ASSIGN(auto reader, source::open_reader(repository));
   source::TrustSource source(*reader);
@@ -140,9 +160,11 @@ Result<SyncResult> run_sync(store::Store& store, const std::string& repository,
     }
     targets[name] = entry;
   }
+  PW_TRY_ASSIGN(json::Value fleet, read_fleet(client, source, fleet_target));
+  result.fleet_policy = !fleet.is_null();
   json::Value metadata = json::Value::object();
   for (const auto& [file, bytes] : recording.files) metadata[file] = bytes;
-  PW_TRY(record(store, result.revision, targets, metadata));
+  PW_TRY(record(store, result.revision, targets, metadata, fleet));
   return result;
 }
 
@@ -150,8 +172,8 @@ Result<SyncResult> run_sync(store::Store& store, const std::string& repository,
 
 Result<SyncResult> sync(store::Store& store, const std::string& repository,
                         const std::string& pinned_root_file, const std::string& artifacts_dir,
-                        const std::string& actor) {
-  auto result = run_sync(store, repository, pinned_root_file, artifacts_dir);
+                        const std::string& actor, const std::string& fleet_target) {
+  auto result = run_sync(store, repository, pinned_root_file, artifacts_dir, fleet_target);
   if (!result.ok()) {
     PW_TRY(store.audit().append(
         {actor, "sync", {{"repository", repository}}, "refused: " + result.error().to_string()}));
@@ -162,23 +184,29 @@ Result<SyncResult> sync(store::Store& store, const std::string& repository,
                                {{"repository", repository},
                                 {"revision", result->revision},
                                 {"targets", result->targets},
-                                {"releases", result->releases}},
+                                {"releases", result->releases},
+                                {"fleet_policy", result->fleet_policy}},
                                "ok"}));
   return result;
 }
 
 Result<json::Value> last_sync(store::Store& store) {
   PW_TRY_ASSIGN(store::Statement query,
-                store.db().prepare("SELECT revision, synced_at, targets, bundle FROM sync_state "
-                                   "WHERE id = 1"));
+                store.db().prepare("SELECT revision, synced_at, targets, bundle, fleet FROM "
+                                   "sync_state WHERE id = 1"));
   PW_TRY_ASSIGN(bool row, query.step());
   if (!row) return json::Value();
   PW_TRY_ASSIGN(json::Value targets, json::parse(query.text(2)));
-  PW_TRY_ASSIGN(json::Value metadata, json::parse(query.text(3)));
+  json::ParseLimits big;
+  big.max_bytes = 64u << 20;
+  big.allow_floats = true;  // the policy's max_error_rate; this JSON is never signed
+  PW_TRY_ASSIGN(json::Value metadata, json::parse(query.text(3), big));
+  PW_TRY_ASSIGN(json::Value fleet, json::parse(query.text(4), big));
   return json::Value{{"revision", query.text(0)},
                      {"synced_at", query.text(1)},
                      {"targets", targets},
-                     {"metadata", metadata}};
+                     {"metadata", metadata},
+                     {"fleet", fleet}};
 }
 
 }  // namespace pw::controller

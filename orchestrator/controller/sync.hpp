@@ -31,14 +31,20 @@ struct SyncResult {
   std::string revision;
   std::size_t targets = 0;
   std::size_t releases = 0;  // targets with a release description, artifacts stored
+  bool fleet_policy = false;  // the fleet policy target was present (and valid)
 };
+
+// The fleet policy is the signed target `fleet_target` (YAML, orchestrator/fleet); a
+// policy that does not parse makes the whole sync fail, like a bad signature.
+inline constexpr const char* kDefaultFleetTarget = "fleet/policy.yaml";
 
 Result<SyncResult> sync(store::Store& store, const std::string& repository,
                         const std::string& pinned_root_file, const std::string& artifacts_dir,
-                        const std::string& actor);
+                        const std::string& actor,
+                        const std::string& fleet_target = kDefaultFleetTarget);
 
-// The last good sync: {"revision", "synced_at", "targets": {...}, "metadata": {...}},
-// or null before the first one.
+// The last good sync: {"revision", "synced_at", "targets": {...}, "metadata": {...},
+// "fleet": POLICY-or-null}, or null before the first one.
 Result<json::Value> last_sync(store::Store& store);
 
 }  // namespace pw::controller

@@ -51,6 +51,9 @@ CREATE INDEX events_by_action ON events(action);
       {3, "metadata bundle of the last sync", R"SQL(
 ALTER TABLE sync_state ADD COLUMN bundle TEXT NOT NULL DEFAULT '{}';
 )SQL"},
+      {4, "verified fleet policy of the last sync", R"SQL(
+ALTER TABLE sync_state ADD COLUMN fleet TEXT NOT NULL DEFAULT 'null';
+)SQL"},
   };
   return list;
 }

@@ -24,6 +24,8 @@ chmod 755 "$src/bin/demo-service"; head -c 100000 /dev/urandom >"$src/data.bin"
 tar -czf artifacts/demo-1.0.1.tar.gz -C "$src" .
 pw release add repo artifacts/demo-1.0.1.tar.gz --app demo-service --version 1.0.1 \
   --name demo/1.0.1/demo-1.0.1.tar.gz --run bin/demo-service --health http:8080/ >/dev/null
+# The fleet policy is a signed target too.
+pw release add repo "$here/../../manifests/examples/fleet.yaml" --name fleet/policy.yaml >/dev/null
 pw release sign repo --key keys/alice >/dev/null
 pw release sign repo --key keys/carol >/dev/null
 pw release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
@@ -80,6 +82,16 @@ call() {  # NAME CODE WHO METHOD PATH [curl args]
 body_has() { TESTS=$((TESTS + 1)); if grep -qF -- "$2" "$WORK/resp"; then echo "ok   $1"; else
   echo "FAIL $1: no $2"; head -c 400 "$WORK/resp"; echo; FAILURES=$((FAILURES + 1)); fi; }
 
+export PATCHWAVE_CONTROLLER="https://127.0.0.1:$CPORT" PATCHWAVE_CA="$WORK/state/ca/ca.pem"
+check "patchwave releases list (viewer)" pw releases list --cert vera.crt --key vera.key
+expect_out "... shows the release with its urgency" "demo-service"
+check "patchwave fleet show (viewer)" pw fleet show --cert vera.crt --key vera.key --output json
+cp "$WORK/out" fleet.json
+check "... the verified policy's regions" python3 -c "
+import json; d = json.load(open('fleet.json')); assert [r['name'] for r in d['policy']['regions']] == ['bw', 'by', 'nw'], d"
+refuse "patchwave sync needs the release-engineer role" "HTTP 403" pw sync --cert vera.crt --key vera.key
+check "patchwave sync (release engineer)" pw sync --cert rita.crt --key rita.key
+refuse "the client says what is missing" "--cert is required" env -u PATCHWAVE_CERT "$PW_BIN" releases list
 call "viewer lists the verified releases" 200 vera GET /v1/releases
 body_has "... the demo release" "demo/1.0.1/demo-1.0.1.tar.gz"
 call "no certificate: 401" 401 none GET /v1/releases

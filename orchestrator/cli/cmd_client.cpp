@@ -1,0 +1,154 @@
+// The operator commands that talk to a running controller: `patchwave releases list`,
+// `patchwave fleet show`, `patchwave sync`. The controller's address and the operator's
+// credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
+// PATCHWAVE_KEY.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/json/json.hpp"
+#include "common/net/http.hpp"
+#include "orchestrator/cli/cli.hpp"
+
+namespace pw::cli {
+namespace {
+
+struct ClientArgs {
+  std::string controller, ca, cert, key, output = "text";
+};
+
+void add_client_options(CLI::App* cmd, ClientArgs& args) {
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  args.controller = env("PATCHWAVE_CONTROLLER");
+  args.ca = env("PATCHWAVE_CA");
+  args.cert = env("PATCHWAVE_CERT");
+  args.key = env("PATCHWAVE_KEY");
+  cmd->add_option("--controller", args.controller, "https://HOST:PORT (PATCHWAVE_CONTROLLER)");
+  cmd->add_option("--ca", args.ca, "The controller's CA certificate (PATCHWAVE_CA)");
+  cmd->add_option("--cert", args.cert, "Your operator certificate (PATCHWAVE_CERT)");
+  cmd->add_option("--key", args.key, "Your operator key (PATCHWAVE_KEY)");
+  cmd->add_option("--output", args.output, "text or json")->check(CLI::IsMember({"text", "json"}));
+}
+
+// Calls the API; the parsed answer, or an error with the controller's message.
+Result<json::Value> call(const ClientArgs& args, const std::string& method,
+                         const std::string& path) {
+  for (const auto& [name, value] :
+       {std::pair{"--controller", &args.controller}, std::pair{"--ca", &args.ca},
+        std::pair{"--cert", &args.cert}, std::pair{"--key", &args.key}}) {
+    if (value->empty()) {
+      return make_error(Errc::invalid_argument,
+                        std::string(name) + " is required (or its PATCHWAVE_ variable)");
+    }
+  }
+  net::Client client({args.ca, args.cert, args.key}, std::chrono::seconds(120));
+  std::string base = args.controller;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  PW_TRY_ASSIGN(auto response,
+                client.request(method, base + path, "", "application/json", 64u << 20));
+  json::ParseLimits limits;
+  limits.max_bytes = 64u << 20;
+  limits.allow_floats = true;
+  auto body = json::parse(response.body, limits);
+  if (response.status / 100 != 2) {
+    std::string message = body.ok() && body->contains("error")
+                              ? (*body)["error"].value("message", response.body)
+                              : response.body;
+    return make_error(
+        response.status == 403 || response.status == 401 ? Errc::permission : Errc::io,
+        method + " " + path + ": HTTP " + std::to_string(response.status) + ": " + message);
+  }
+  if (!body.ok()) return std::move(body).error().with_context(path);
+  return body;
+}
+
+int releases_list(const ClientArgs& args) {
+  auto answer = call(args, "GET", "/v1/releases");
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+    return kExitOk;
+  }
+  for (const auto& entry : (*answer)["releases"]) {
+    const auto& release = entry["release"];
+    std::string cves;
+    for (const auto& cve : release["cves"])
+      cves += (cves.empty() ? "" : ",") + cve.get<std::string>();
+    std::printf("%-20s %-12s %-9s %-24s %s\n", release["app"].get<std::string>().c_str(),
+                release["version"].get<std::string>().c_str(),
+                release["urgency"].get<std::string>().c_str(), cves.empty() ? "-" : cves.c_str(),
+                entry["target"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+int fleet_show(const ClientArgs& args) {
+  auto answer = call(args, "GET", "/v1/fleet");
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("fleet policy at %s\n", (*answer)["revision"].get<std::string>().c_str());
+  for (const auto& region : (*answer)["policy"]["regions"]) {
+    std::printf("  wave %-3s %-10s %-32s %s servers, %s of %zu approvers\n",
+                region["wave"].dump().c_str(), region["name"].get<std::string>().c_str(),
+                region.value("display_name", std::string()).c_str(),
+                region["servers"].dump().c_str(), region["approvers"]["threshold"].dump().c_str(),
+                region["approvers"]["keys"].size());
+  }
+  return kExitOk;
+}
+
+int sync_now(const ClientArgs& args) {
+  auto answer = call(args, "POST", "/v1/sync");
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+  } else {
+    std::printf("synced %s: %s targets, %s releases\n",
+                (*answer)["revision"].get<std::string>().c_str(),
+                (*answer)["targets"].dump().c_str(), (*answer)["releases"].dump().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_client_commands(CLI::App& app, Action& action) {
+  auto releases = app.add_subcommand("releases", "Releases the controller has verified.");
+  releases->require_subcommand(1);
+  auto list_args = std::make_shared<ClientArgs>();
+  auto* list = releases->add_subcommand("list", "List the verified releases (any operator role).");
+  add_client_options(list, *list_args);
+  list->footer(
+      "Example:\n  patchwave releases list --controller https://ctl:8443 --ca ca.pem --cert "
+      "alice.crt --key alice.key\n");
+  list->callback(
+      [&action, list_args] { action = [list_args] { return releases_list(*list_args); }; });
+
+  auto fleet = app.add_subcommand("fleet", "The fleet policy (a signed target of the manifests).");
+  fleet->require_subcommand(1);
+  auto show_args = std::make_shared<ClientArgs>();
+  auto* show =
+      fleet->add_subcommand("show", "Print the verified fleet policy (any operator role).");
+  add_client_options(show, *show_args);
+  show->footer(
+      "Example:\n  PATCHWAVE_CONTROLLER=https://ctl:8443 patchwave fleet show --output json\n");
+  show->callback([&action, show_args] { action = [show_args] { return fleet_show(*show_args); }; });
+
+  auto sync_args = std::make_shared<ClientArgs>();
+  auto* sync = app.add_subcommand(
+      "sync", "Ask the controller to sync and verify the manifests now (release-engineer).");
+  add_client_options(sync, *sync_args);
+  sync->footer(
+      "Example:\n  patchwave sync --controller https://ctl:8443 --ca ca.pem --cert rita.crt --key "
+      "rita.key\n");
+  sync->callback([&action, sync_args] { action = [sync_args] { return sync_now(*sync_args); }; });
+}
+
+}  // namespace pw::cli
