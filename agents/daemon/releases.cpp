@@ -380,11 +380,15 @@ Status Releases::download(Job& job, const std::string& part) {
       std::lock_guard lock(mutex_);
       ++job.attempts;
     }
-    // The network thread checks the length and hands chunks over; the pipeline's thread
-    // writes and hashes them (pipeline.hpp).
+    // The network thread checks the length, hashes and hands chunks over; the pipeline's
+    // thread writes them (pipeline.hpp).
     std::uint64_t received = have;
     Status written = Ok{};
     Result<net::DownloadResult> result = make_error(Errc::internal, "not run");
+    {
+      std::lock_guard lock(mutex_);
+      job.bytes_done = have;
+    }
     {
       PipelinedWriter writer([&](std::string_view chunk) -> Status {
         const char* data = chunk.data();
@@ -396,9 +400,8 @@ Status Releases::download(Job& job, const std::string& part) {
           data += n;
           left -= static_cast<std::size_t>(n);
         }
-        check->update(chunk);
         std::lock_guard lock(mutex_);
-        job.bytes_done = check->seen();
+        job.bytes_done += chunk.size();
         return Ok{};
       });
       result = client.download(job.artifact_url, have, [&](std::string_view chunk) -> Status {
@@ -407,6 +410,7 @@ Status Releases::download(Job& job, const std::string& part) {
                                                 std::to_string(job.info.length) + " bytes");
         }
         received += chunk.size();
+        check->update(chunk);  // hashing here, writing there: both in order, in parallel
         return writer.push(chunk);
       });
       written = writer.finish();
@@ -431,7 +435,8 @@ Status Releases::download(Job& job, const std::string& part) {
     remove_part();
     return finished;
   }
-  if (::fsync(fd) != 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
+  // No fsync: the file is only an input to extraction, which makes its own output
+  // durable; after a crash a damaged download fails its hash check and is fetched again.
   return Ok{};
 }
 
