@@ -1,5 +1,7 @@
 #include "agents/service/command.hpp"
 
+#include "agents/service/child_setup.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -157,32 +159,8 @@ std::string exec_failure(const std::string& program, int error_number) {
 
 namespace {
 
-// Exactly the given environment, the child prepared before exec, and no zombie when the
-// exec fails (the child has then already written its error and is exiting).
-struct ChildSetup : bp::extend::handler {
-  explicit ChildSetup(char** environment) : envp(environment) {}
-  char** envp;
-  template <class Executor>
-  void on_setup(Executor& exec) const {
-    exec.env = envp;
-  }
-  template <class Executor>
-  void on_exec_setup(Executor&) const {
-    spawn_detail::prepare_child();
-  }
-  template <class Executor>
-  void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid <= 0) return;
-    ::kill(exec.pid, SIGKILL);
-    while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-};
-
-void set_cloexec(int fd) {
-  int flags = ::fcntl(fd, F_GETFD);
-  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
+using spawn_detail::ChildSetup;
+using spawn_detail::set_cloexec;
 
 constexpr std::size_t kOutputCap = 4096;
 // After the command exits, how long output may still arrive from its pipe.

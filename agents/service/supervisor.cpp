@@ -1,5 +1,7 @@
 #include "agents/service/supervisor.hpp"
 
+#include "agents/service/child_setup.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -52,31 +54,8 @@ std::int64_t now_ms() {
       .count();
 }
 
-// As in command.cpp: exact environment, child prepared before exec, no zombie on failure.
-struct ChildSetup : bp::extend::handler {
-  explicit ChildSetup(char** environment) : envp(environment) {}
-  char** envp;
-  template <class Executor>
-  void on_setup(Executor& exec) const {
-    exec.env = envp;
-  }
-  template <class Executor>
-  void on_exec_setup(Executor&) const {
-    spawn_detail::prepare_child();
-  }
-  template <class Executor>
-  void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid <= 0) return;
-    ::kill(exec.pid, SIGKILL);
-    while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-};
-
-void set_cloexec(int fd) {
-  int flags = ::fcntl(fd, F_GETFD);
-  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
+using spawn_detail::ChildSetup;
+using spawn_detail::set_cloexec;
 
 bool group_alive(pid_t pgid) { return pgid > 0 && (::kill(-pgid, 0) == 0 || errno == EPERM); }
 

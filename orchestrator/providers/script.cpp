@@ -26,6 +26,7 @@
 #include <optional>
 #include <set>
 
+#include "agents/service/child_setup.hpp"
 #include "agents/service/command.hpp"
 
 namespace pw::providers {
@@ -39,32 +40,8 @@ constexpr std::size_t kStdoutCap = 1 << 20;
 constexpr std::size_t kStderrTail = 1024;
 constexpr std::chrono::milliseconds kDrainTime{250};  // output still read after exit
 
-// Exactly the given environment, the child prepared before exec (own session and group),
-// and no zombie when the exec fails.
-struct ChildSetup : bp::extend::handler {
-  explicit ChildSetup(char** environment) : envp(environment) {}
-  char** envp;
-  template <class Executor>
-  void on_setup(Executor& exec) const {
-    exec.env = envp;
-  }
-  template <class Executor>
-  void on_exec_setup(Executor&) const {
-    spawn::prepare_child();
-  }
-  template <class Executor>
-  void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid <= 0) return;
-    ::kill(exec.pid, SIGKILL);
-    while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-};
-
-void set_cloexec(int fd) {
-  int flags = ::fcntl(fd, F_GETFD);
-  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
+using pw::agent::spawn_detail::ChildSetup;
+using pw::agent::spawn_detail::set_cloexec;
 
 // SIGPIPE blocked in this thread while the script runs (a script that exits without
 // reading its stdin must not kill the controller); a SIGPIPE raised meanwhile is consumed.
