@@ -30,7 +30,7 @@ class StoreTrustedStore final : public trust::TrustedStore {
 struct SyncResult {
   std::string revision;
   std::size_t targets = 0;
-  std::size_t releases = 0;  // targets with a release description, artifacts stored
+  std::size_t releases = 0;   // targets with a release description, artifacts stored
   bool fleet_policy = false;  // the fleet policy target was present (and valid)
 };
 
