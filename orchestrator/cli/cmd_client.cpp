@@ -1,6 +1,6 @@
 // The operator commands that talk to a running controller: `patchwave releases list`,
-// `patchwave fleet show`, `patchwave sync`. The controller's address and the operator's
-// credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
+// `fleet show`, `servers list|provision|decommission`, `sync`. The controller's address and the
+// operator's credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
 // PATCHWAVE_KEY.
 #include <CLI/CLI.hpp>
 
@@ -35,8 +35,8 @@ void add_client_options(CLI::App* cmd, ClientArgs& args) {
 }
 
 // Calls the API; the parsed answer, or an error with the controller's message.
-Result<json::Value> call(const ClientArgs& args, const std::string& method,
-                         const std::string& path) {
+Result<json::Value> call(const ClientArgs& args, const std::string& method, const std::string& path,
+                         const std::string& request_body = "") {
   for (const auto& [name, value] :
        {std::pair{"--controller", &args.controller}, std::pair{"--ca", &args.ca},
         std::pair{"--cert", &args.cert}, std::pair{"--key", &args.key}}) {
@@ -49,7 +49,7 @@ Result<json::Value> call(const ClientArgs& args, const std::string& method,
   std::string base = args.controller;
   while (!base.empty() && base.back() == '/') base.pop_back();
   PW_TRY_ASSIGN(auto response,
-                client.request(method, base + path, "", "application/json", 64u << 20));
+                client.request(method, base + path, request_body, "application/json", 64u << 20));
   json::ParseLimits limits;
   limits.max_bytes = 64u << 20;
   limits.allow_floats = true;
@@ -117,6 +117,51 @@ int sync_now(const ClientArgs& args) {
   return kExitOk;
 }
 
+struct ServerArgs : ClientArgs {
+  std::string region, rollout = "manual", name;
+  int count = 1;
+};
+
+int servers_list(const ServerArgs& args) {
+  auto answer =
+      call(args, "GET", "/v1/servers" + (args.region.empty() ? "" : "?region=" + args.region));
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+    return kExitOk;
+  }
+  for (const auto& server : (*answer)["servers"]) {
+    std::printf(
+        "%-28s %-6s %-20s %-15s %s\n", server["name"].get<std::string>().c_str(),
+        server["region"].get<std::string>().c_str(), server["address"].get<std::string>().c_str(),
+        server["state"].get<std::string>().c_str(), server["provider"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+int servers_provision(const ServerArgs& args) {
+  json::Value body = {{"region", args.region}, {"count", args.count}, {"rollout", args.rollout}};
+  auto answer = call(args, "POST", "/v1/servers/provision", body.dump());
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+  } else {
+    for (const auto& server : (*answer)["servers"]) {
+      std::printf("provisioned %s at %s\n", server["name"].get<std::string>().c_str(),
+                  server["address"].get<std::string>().c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int servers_decommission(const ServerArgs& args) {
+  json::Value body = {{"name", args.name}};
+  auto answer = call(args, "POST", "/v1/servers/decommission", body.dump());
+  if (!answer.ok()) return fail(answer.error());
+  std::printf("decommissioned %s\n", args.name.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 void register_client_commands(CLI::App& app, Action& action) {
@@ -140,6 +185,34 @@ void register_client_commands(CLI::App& app, Action& action) {
   show->footer(
       "Example:\n  PATCHWAVE_CONTROLLER=https://ctl:8443 patchwave fleet show --output json\n");
   show->callback([&action, show_args] { action = [show_args] { return fleet_show(*show_args); }; });
+
+  auto servers = app.add_subcommand("servers", "Servers the controller provisioned.");
+  servers->require_subcommand(1);
+  auto sl = std::make_shared<ServerArgs>();
+  auto* slist =
+      servers->add_subcommand("list", "List servers and their state (any operator role).");
+  add_client_options(slist, *sl);
+  slist->add_option("--region", sl->region, "Only this region");
+  slist->footer("Example:\n  patchwave servers list --region bw\n");
+  slist->callback([&action, sl] { action = [sl] { return servers_list(*sl); }; });
+  auto sp = std::make_shared<ServerArgs>();
+  auto* sprov = servers->add_subcommand(
+      "provision",
+      "Provision fresh servers in REGION through the provider its fleet policy names; each\n"
+      "gets a one-time enrollment token (release-engineer).");
+  add_client_options(sprov, *sp);
+  sprov->add_option("--region", sp->region, "The region")->required();
+  sprov->add_option("--count", sp->count, "How many (1-100)")->required();
+  sprov->add_option("--rollout", sp->rollout, "The rollout they are for (names them)");
+  sprov->footer("Example:\n  patchwave servers provision --region bw --count 3\n");
+  sprov->callback([&action, sp] { action = [sp] { return servers_provision(*sp); }; });
+  auto sd = std::make_shared<ServerArgs>();
+  auto* sdec = servers->add_subcommand(
+      "decommission", "Stop a server and remove it through its provider (release-engineer).");
+  add_client_options(sdec, *sd);
+  sdec->add_option("NAME", sd->name, "The server")->required();
+  sdec->footer("Example:\n  patchwave servers decommission bw-manual-0\n");
+  sdec->callback([&action, sd] { action = [sd] { return servers_decommission(*sd); }; });
 
   auto sync_args = std::make_shared<ClientArgs>();
   auto* sync = app.add_subcommand(

@@ -45,11 +45,14 @@ Status only_keys(const YAML::Node& node, const std::string& where,
 Result<Config> parse(const YAML::Node& root) {
   Config config;
   PW_TRY(only_keys(root, "",
-                   {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes"}));
+                   {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes",
+                    "agent_binary", "servers_dir"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
   if (root["name"]) config.name = text(root["name"]);
+  if (root["agent_binary"]) config.agent_binary = text(root["agent_binary"]);
+  if (root["servers_dir"]) config.servers_dir = text(root["servers_dir"]);
   if (root["max_request_bytes"])
     config.max_request_bytes = root["max_request_bytes"].as<std::uint64_t>();
   if (const auto manifests = root["manifests"]) {
@@ -78,6 +81,7 @@ Result<Config> parse(const YAML::Node& root) {
       return make_error(Errc::invalid_argument, std::string(key) + ": is required");
   }
   if (config.anchor.empty()) config.anchor = config.state_dir + "/audit-anchor";
+  if (config.servers_dir.empty()) config.servers_dir = config.state_dir + "/servers";
   PW_TRY(config.listen_endpoint());
   return config;
 }

@@ -11,6 +11,9 @@
 //     anchor: /var/lib/patchwave/audit-anchor   # default <state_dir>/audit-anchor
 //     checkpoint_interval: 5m
 //   max_request_bytes: 1048576
+//   agent_binary: /usr/lib/patchwave/patchwave-agent   # for the local provider
+//   servers_dir: /var/lib/patchwave/servers            # local servers (default
+//   <state_dir>/servers)
 //
 // Unknown keys are errors naming the key; durations are N s|m|h|d.
 #pragma once
@@ -33,6 +36,8 @@ struct Config {
   std::string anchor;
   std::chrono::seconds checkpoint_interval{300};
   std::uint64_t max_request_bytes = 1u << 20;
+  std::string agent_binary;
+  std::string servers_dir;
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
 };

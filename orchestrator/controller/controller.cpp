@@ -12,6 +12,7 @@
 #include "common/crypto/x509.hpp"
 #include "common/log/log.hpp"
 #include "orchestrator/audit/checkpoint.hpp"
+#include "orchestrator/controller/servers.hpp"
 
 namespace pw::controller {
 namespace fs = std::filesystem;
@@ -99,16 +100,27 @@ net::Response Controller::enroll(const net::Request& request) {
       !(*body)["csr"].is_string()) {
     return error_reply(400, "parse", "expected {\"name\", \"token\", \"csr\"}");
   }
-  std::vector<std::string> ips;
-  if (!request.peer_address.empty()) ips.push_back(request.peer_address);
+  std::string name = (*body)["name"].get<std::string>();
   std::lock_guard lock(mutex_);
+  Servers servers(config_, *store_, *ca_);
+  // The address the provider gave the server goes into its certificate; a server the
+  // controller did not provision gets the address it connected from.
+  std::string address = servers.address_of(name);
+  std::vector<std::string> ips;
+  if (!address.empty()) {
+    ips.push_back(address.substr(0, address.rfind(':')));
+  } else if (!request.peer_address.empty()) {
+    ips.push_back(request.peer_address);
+  }
   ca::Enrollment enrollment(*store_, *ca_);
-  auto certificate =
-      enrollment.enroll((*body)["name"].get<std::string>(), (*body)["token"].get<std::string>(),
-                        (*body)["csr"].get<std::string>(), ips);
+  auto certificate = enrollment.enroll(name, (*body)["token"].get<std::string>(),
+                                       (*body)["csr"].get<std::string>(), ips);
   if (!certificate.ok()) {
     int status = certificate.error().code == Errc::permission ? 403 : 400;
     return error_reply(status, errc_name(certificate.error().code), certificate.error().message);
+  }
+  if (auto info = x509::read_certificate(*certificate); info.ok() && !address.empty()) {
+    (void)servers.mark_enrolled(name, info->sha256_fingerprint);
   }
   return reply(200, {{"certificate", *certificate}, {"ca", ca_->certificate_pem()}});
 }
@@ -223,7 +235,58 @@ net::Response Controller::handle(const net::Request& request) {
                        {"targets", synced->targets},
                        {"releases", synced->releases}});
   }
+  if (path.rfind("/v1/servers", 0) == 0)
+    return servers_api(request, path, *role, info->names.common_name);
   return operator_api(request, *role);
+}
+
+net::Response Controller::servers_api(const net::Request& request, const std::string& path,
+                                      const std::string& role, const std::string& who) {
+  std::lock_guard lock(mutex_);
+  Servers servers(config_, *store_, *ca_);
+  if (path == "/v1/servers" && request.method == "GET") {
+    std::string query =
+        request.target.size() > path.size() ? request.target.substr(path.size() + 1) : "";
+    std::string region = query.rfind("region=", 0) == 0 ? query.substr(7) : "";
+    auto list = servers.list(region);
+    if (!list.ok()) return error_reply(500, "io", list.error().to_string());
+    return reply(200, {{"servers", *list}});
+  }
+  if (request.method != "POST" ||
+      (path != "/v1/servers/provision" && path != "/v1/servers/decommission")) {
+    return error_reply(404, "not_found", "no such endpoint: " + request.method + " " + path);
+  }
+  if (role != "release-engineer") {
+    return error_reply(403, "permission", "changing servers needs the release-engineer role");
+  }
+  auto body = json::parse(request.body);
+  if (!body.ok() || !body->is_object()) return error_reply(400, "parse", "expected a JSON object");
+  auto last = last_sync(*store_);
+  if (!last.ok() || last->is_null() || (*last)["fleet"].is_null()) {
+    return error_reply(409, "conflict", "no verified fleet policy yet");
+  }
+  const json::Value& policy = (*last)["fleet"];
+  std::string actor = "operator:" + who;
+  if (path == "/v1/servers/provision") {
+    if (!body->contains("region") || !(*body)["region"].is_string() || !body->contains("count") ||
+        !(*body)["count"].is_number_integer()) {
+      return error_reply(400, "invalid_argument", "expected {\"region\", \"count\", \"rollout\"?}");
+    }
+    std::string rollout = body->value("rollout", std::string("manual"));
+    auto made = servers.provision(policy, (*body)["region"].get<std::string>(),
+                                  (*body)["count"].get<int>(), rollout, actor);
+    if (!made.ok()) return error_reply(422, errc_name(made.error().code), made.error().to_string());
+    return reply(200, {{"servers", *made}});
+  }
+  if (!body->contains("name") || !(*body)["name"].is_string()) {
+    return error_reply(400, "invalid_argument", "expected {\"name\"}");
+  }
+  auto gone = servers.decommission(policy, (*body)["name"].get<std::string>(), actor);
+  if (!gone.ok()) {
+    int status = gone.error().code == Errc::not_found ? 404 : 422;
+    return error_reply(status, errc_name(gone.error().code), gone.error().to_string());
+  }
+  return reply(200, {{"decommissioned", (*body)["name"]}});
 }
 
 namespace {

@@ -6,6 +6,9 @@
 //   GET  /v1/bundle               agents and operators: the verified metadata bundle
 //   GET  /v1/status               any operator
 //   GET  /v1/releases             any operator: the verified releases of the last sync
+//   GET  /v1/fleet                any operator: the verified fleet policy
+//   GET  /v1/servers[?region=R]   any operator; POST /v1/servers/provision {region, count}
+//                                 and /v1/servers/decommission {name}: release-engineer
 //   POST /v1/sync                 release-engineer: sync now
 //   GET  /v1/audit/verify         any operator: the chain (and the anchors) checked
 //   GET  /v1/audit/events?from=N  any operator
@@ -44,6 +47,8 @@ class Controller {
   Controller(const Config& config) : config_(config) {}
   net::Response operator_api(const net::Request& request, const std::string& role);
   net::Response enroll(const net::Request& request);
+  net::Response servers_api(const net::Request& request, const std::string& path,
+                            const std::string& role, const std::string& who);
 
   Config config_;
   std::unique_ptr<store::Store> store_;

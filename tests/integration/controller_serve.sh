@@ -41,6 +41,7 @@ manifests:
   sync_interval: 1h
 audit:
   checkpoint_interval: 1h
+agent_binary: $AGENT_BIN
 YAML
 start_controller() {
   local before
@@ -152,6 +153,33 @@ for _ in $(seq 100); do
 done
 check "the agent downloaded the artifact from the controller and staged it" test "$state" = staged
 check "... byte for byte" test -x "agent/releases/$SHA/bin/demo-service"
+
+# --- fresh servers through the region's provider (local: a directory + an agent on 127.R.S.N)
+refuse "a viewer may not provision" "HTTP 403" pw servers provision --region bw --count 3 --cert vera.crt --key vera.key
+refuse "an unknown region is named" "region 'xx' is not in the fleet policy" \
+  pw servers provision --region xx --count 1 --cert rita.crt --key rita.key
+check "provision three fresh servers in bw" pw servers provision --region bw --count 3 --rollout r1 --cert rita.crt --key rita.key
+enrolled=0
+for _ in $(seq 100); do
+  pw servers list --region bw --cert vera.crt --key vera.key --output json >servers.json 2>/dev/null || true
+  enrolled=$(python3 -c "import json; print(sum(s['state'] == 'enrolled' for s in json.load(open('servers.json'))['servers']))" 2>/dev/null || echo 0)
+  [ "$enrolled" = 3 ] && break
+  sleep 0.2
+done
+check "their agents enroll with one-time tokens" test "$enrolled" = 3
+check "each on its own loopback address" python3 -c "
+import json; s = json.load(open('servers.json'))['servers']
+assert len({x['address'] for x in s}) == 3 and all(x['address'].startswith('127.') for x in s), s"
+ADDR=$(python3 -c "import json; print(json.load(open('servers.json'))['servers'][0]['address'])")
+check "a provisioned agent answers the controller over mutual TLS" curl -sS -f "${as_controller[@]}" "https://$ADDR/v1/status"
+check "provisioning again is idempotent" pw servers provision --region bw --count 3 --rollout r1 --cert rita.crt --key rita.key
+check "... still three servers" test "$(pw servers list --region bw --cert vera.crt --key vera.key --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))')" = 3
+for i in 0 1 2; do
+  check "decommission bw-r1-$i" pw servers decommission "bw-r1-$i" --cert rita.crt --key rita.key
+done
+check "their directories are gone" test -z "$(ls state/servers 2>/dev/null)"
+check "their agents are gone" bash -c "! pgrep -f '$WORK/state/[s]ervers/' >/dev/null"
+check "servers are audited" bash -c "'$PW_BIN' audit export --db state/store.db | grep -q servers.decommission"
 
 # --- audit, kill -9, restart --------------------------------------------------------
 check "enrollments are audited" bash -c "'$PW_BIN' audit export --db state/store.db | grep -q '\"outcome\": \"refused: unknown token\"'"

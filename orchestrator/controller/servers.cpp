@@ -1,0 +1,189 @@
+#include "orchestrator/controller/servers.hpp"
+
+#include <memory>
+
+#include "common/log/log.hpp"
+#include "orchestrator/providers/local.hpp"
+#include "orchestrator/providers/script.hpp"
+
+namespace pw::controller {
+namespace {
+
+const json::Value* find_region(const json::Value& policy, const std::string& region) {
+  if (!policy.is_object() || !policy.contains("regions")) return nullptr;
+  for (const auto& entry : policy["regions"]) {
+    if (entry.value("name", "") == region) return &entry;
+  }
+  return nullptr;
+}
+
+Result<std::unique_ptr<providers::Provider>> provider_for(const Config& config,
+                                                          const json::Value& region) {
+  const json::Value& spec = region["provider"];
+  std::string kind = spec.value("kind", "");
+  if (kind == "local") {
+    if (config.agent_binary.empty()) {
+      return make_error(Errc::invalid_argument,
+                        "agent_binary: the controller configuration must name the "
+                        "patchwave-agent executable for the local provider");
+    }
+    providers::LocalOptions options;
+    options.base_dir = config.servers_dir;
+    options.agent_binary = config.agent_binary;
+    return std::unique_ptr<providers::Provider>(new providers::LocalProvider(options));
+  }
+  if (kind == "script") {
+    providers::ScriptOptions options;
+    for (const auto& arg : spec["command"]) options.command.push_back(arg.get<std::string>());
+    if (spec.contains("timeout_seconds")) {
+      options.timeout = std::chrono::seconds(spec["timeout_seconds"].get<std::int64_t>());
+    }
+    if (spec.contains("params")) {
+      for (auto it = spec["params"].begin(); it != spec["params"].end(); ++it) {
+        options.params[it.key()] = it.value().get<std::string>();
+      }
+    }
+    return std::unique_ptr<providers::Provider>(new providers::ScriptProvider(options));
+  }
+  return make_error(Errc::unsupported, "provider kind '" + kind + "' is not known");
+}
+
+providers::ProvisionContext context_of(const Config& config, const ca::ControllerCa& ca) {
+  auto endpoint = config.listen_endpoint();
+  std::string host = endpoint->first == "0.0.0.0" ? "127.0.0.1" : endpoint->first;
+  providers::ProvisionContext context;
+  context.controller_url = "https://" + host + ":" + std::to_string(endpoint->second);
+  context.controller_ca_file = ca.certificate_file();
+  context.pinned_root_file = config.root;
+  context.controller_name = config.name;
+  return context;
+}
+
+}  // namespace
+
+Result<json::Value> Servers::provision(const json::Value& policy, const std::string& region,
+                                       int count, const std::string& rollout,
+                                       const std::string& actor) {
+  const json::Value* spec = find_region(policy, region);
+  if (spec == nullptr) {
+    return make_error(Errc::not_found, "region '" + region + "' is not in the fleet policy");
+  }
+  if (count < 1 || count > 100) return make_error(Errc::invalid_argument, "count: must be 1-100");
+  PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  ca::Enrollment enrollment(*store_, *ca_);
+  std::vector<providers::ServerRequest> requests;
+  for (int index = 0; index < count; ++index) {
+    providers::ServerRequest request;
+    request.rollout_id = rollout;
+    request.region = region;
+    request.index = index;
+    request.name = providers::server_name(region, rollout, index);
+    PW_TRY_ASSIGN(request.enrollment_token,
+                  enrollment.create_token(request.name, std::chrono::hours(1), actor));
+    requests.push_back(std::move(request));
+  }
+  auto servers = provider->provision(region, requests, context_of(*config_, *ca_));
+  if (!servers.ok()) {
+    PW_TRY(store_->audit().append({actor,
+                                   "servers.provision",
+                                   {{"region", region}, {"count", count}},
+                                   "failed: " + servers.error().to_string()}));
+    return std::move(servers).error().with_context("provisioning " + region);
+  }
+  json::Value out = json::Value::array();
+  for (const auto& server : *servers) {
+    PW_TRY_ASSIGN(store::Statement upsert,
+                  store_->db().prepare(
+                      "INSERT INTO servers (name, region, rollout_id, address, provider, "
+                      "provider_id, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                      "?6, 'provisioned', ?7, ?7) ON CONFLICT(name) DO UPDATE SET address = "
+                      "excluded.address, provider_id = excluded.provider_id, updated_at = "
+                      "excluded.updated_at"));
+    upsert.bind(1, server.name)
+        .bind(2, region)
+        .bind(3, rollout)
+        .bind(4, server.address)
+        .bind(5, (*spec)["provider"].value("kind", ""))
+        .bind(6, server.provider_id)
+        .bind(7, log::now_rfc3339());
+    PW_TRY(upsert.run());
+    out.push_back(providers::to_json(server));
+  }
+  PW_TRY(store_->audit().append({actor,
+                                 "servers.provision",
+                                 {{"region", region}, {"count", count}, {"rollout", rollout}},
+                                 "ok"}));
+  return out;
+}
+
+Status Servers::decommission(const json::Value& policy, const std::string& name,
+                             const std::string& actor) {
+  PW_TRY_ASSIGN(store::Statement query,
+                store_->db().prepare("SELECT region, address, provider_id FROM servers WHERE "
+                                     "name = ?1"));
+  query.bind(1, name);
+  PW_TRY_ASSIGN(bool found, query.step());
+  if (!found) return make_error(Errc::not_found, "no server " + name);
+  providers::Server server;
+  server.name = name;
+  server.region = query.text(0);
+  server.address = query.text(1);
+  server.provider_id = query.text(2);
+  const json::Value* spec = find_region(policy, server.region);
+  if (spec == nullptr) {
+    return make_error(Errc::not_found, "region '" + server.region + "' is not in the fleet policy");
+  }
+  PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  auto gone = provider->decommission(server);
+  PW_TRY(store_->audit().append({actor,
+                                 "servers.decommission",
+                                 {{"server", name}},
+                                 gone.ok() ? "ok" : "failed: " + gone.error().to_string()}));
+  PW_TRY(gone);
+  PW_TRY_ASSIGN(store::Statement update,
+                store_->db().prepare("UPDATE servers SET state = 'decommissioned', updated_at = "
+                                     "?2 WHERE name = ?1"));
+  update.bind(1, name).bind(2, log::now_rfc3339());
+  return update.run();
+}
+
+Result<json::Value> Servers::list(const std::string& region) {
+  PW_TRY_ASSIGN(store::Statement query,
+                store_->db().prepare("SELECT name, region, rollout_id, address, provider, state, "
+                                     "certificate_sha256, updated_at FROM servers WHERE ?1 = '' "
+                                     "OR region = ?1 ORDER BY name"));
+  query.bind(1, region);
+  json::Value out = json::Value::array();
+  for (;;) {
+    PW_TRY_ASSIGN(bool row, query.step());
+    if (!row) break;
+    out.push_back({{"name", query.text(0)},
+                   {"region", query.text(1)},
+                   {"rollout", query.text(2)},
+                   {"address", query.text(3)},
+                   {"provider", query.text(4)},
+                   {"state", query.text(5)},
+                   {"certificate_sha256", query.text(6)},
+                   {"updated_at", query.text(7)}});
+  }
+  return out;
+}
+
+std::string Servers::address_of(const std::string& name) {
+  auto query = store_->db().prepare("SELECT address FROM servers WHERE name = ?1");
+  if (!query.ok()) return {};
+  query->bind(1, name);
+  auto row = query->step();
+  if (!row.ok() || !*row) return {};
+  return query->text(0);
+}
+
+Status Servers::mark_enrolled(const std::string& name, const std::string& certificate_sha256) {
+  PW_TRY_ASSIGN(store::Statement update,
+                store_->db().prepare("UPDATE servers SET state = 'enrolled', certificate_sha256 = "
+                                     "?2, updated_at = ?3 WHERE name = ?1"));
+  update.bind(1, name).bind(2, certificate_sha256).bind(3, log::now_rfc3339());
+  return update.run();
+}
+
+}  // namespace pw::controller
