@@ -15,7 +15,7 @@ namespace pw::cli {
 namespace {
 
 struct ClientArgs {
-  std::string controller, ca, cert, key, output = "text";
+  std::string controller, ca, cert, key, config, output = "text";
 };
 
 void add_client_options(CLI::App* cmd, ClientArgs& args) {
@@ -27,16 +27,54 @@ void add_client_options(CLI::App* cmd, ClientArgs& args) {
   args.ca = env("PATCHWAVE_CA");
   args.cert = env("PATCHWAVE_CERT");
   args.key = env("PATCHWAVE_KEY");
+  args.config = env("PATCHWAVE_CLIENT_CONFIG");
   cmd->add_option("--controller", args.controller, "https://HOST:PORT (PATCHWAVE_CONTROLLER)");
   cmd->add_option("--ca", args.ca, "The controller's CA certificate (PATCHWAVE_CA)");
   cmd->add_option("--cert", args.cert, "Your operator certificate (PATCHWAVE_CERT)");
   cmd->add_option("--key", args.key, "Your operator key (PATCHWAVE_KEY)");
+  cmd->add_option("--client-config", args.config,
+                  "JSON file with controller, ca, cert and key, for what flags and variables "
+                  "leave unset (PATCHWAVE_CLIENT_CONFIG)");
   cmd->add_option("--output", args.output, "text or json")->check(CLI::IsMember({"text", "json"}));
 }
 
+// Fills what flags and environment left empty from the client configuration file.
+Status apply_client_config(ClientArgs& args) {
+  if (args.config.empty()) return Ok{};
+  std::FILE* f = std::fopen(args.config.c_str(), "rb");
+  if (f == nullptr) return make_error(Errc::not_found, args.config + ": cannot open");
+  std::string text;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0 && text.size() < 65536)
+    text.append(buffer, n);
+  std::fclose(f);
+  PW_TRY_ASSIGN(json::Value doc, json::parse(text));
+  if (!doc.is_object())
+    return make_error(Errc::invalid_argument, args.config + ": must be a JSON object");
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    std::string* field = it.key() == "controller" ? &args.controller
+                         : it.key() == "ca"       ? &args.ca
+                         : it.key() == "cert"     ? &args.cert
+                         : it.key() == "key"      ? &args.key
+                                                  : nullptr;
+    if (field == nullptr) {
+      return make_error(Errc::invalid_argument, args.config + ": unknown key '" + it.key() + "'");
+    }
+    if (!it.value().is_string()) {
+      return make_error(Errc::invalid_argument,
+                        args.config + ": '" + it.key() + "' must be a string");
+    }
+    if (field->empty()) *field = it.value().get<std::string>();
+  }
+  return Ok{};
+}
+
 // Calls the API; the parsed answer, or an error with the controller's message.
-Result<json::Value> call(const ClientArgs& args, const std::string& method, const std::string& path,
-                         const std::string& request_body = "") {
+Result<json::Value> call(const ClientArgs& given, const std::string& method,
+                         const std::string& path, const std::string& request_body = "") {
+  ClientArgs args = given;
+  PW_TRY(apply_client_config(args));
   for (const auto& [name, value] :
        {std::pair{"--controller", &args.controller}, std::pair{"--ca", &args.ca},
         std::pair{"--cert", &args.cert}, std::pair{"--key", &args.key}}) {

@@ -18,6 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 make_repo repo
+OLD_COMMIT=$(git -C repo rev-parse HEAD)   # timestamp version 1: for the rollback test
 src=$(mktemp -d "$WORK/src-XXXXXX"); mkdir -p "$src/bin" artifacts
 printf '#!/bin/sh\nexec python3 -m http.server "$PORT" --bind 127.0.0.1\n' >"$src/bin/demo-service"
 chmod 755 "$src/bin/demo-service"; head -c 100000 /dev/urandom >"$src/data.bin"
@@ -93,6 +94,12 @@ import json; d = json.load(open('fleet.json')); assert [r['name'] for r in d['po
 refuse "patchwave sync needs the release-engineer role" "HTTP 403" pw sync --cert vera.crt --key vera.key
 check "patchwave sync (release engineer)" pw sync --cert rita.crt --key rita.key
 refuse "the client says what is missing" "--cert is required" env -u PATCHWAVE_CERT "$PW_BIN" releases list
+printf '{"controller": "https://127.0.0.1:%s", "ca": "%s", "cert": "%s", "key": "%s"}' \
+  "$CPORT" "$WORK/state/ca/ca.pem" "$WORK/vera.crt" "$WORK/vera.key" >client.json
+check "a client configuration file works" env -u PATCHWAVE_CONTROLLER -u PATCHWAVE_CA \
+  "$PW_BIN" releases list --client-config client.json
+refuse "... and its unknown keys are named" "unknown key 'colour'" bash -c \
+  "echo '{\"colour\": \"x\"}' >bad-client.json && '$PW_BIN' releases list --client-config bad-client.json --cert a --key b"
 call "viewer lists the verified releases" 200 vera GET /v1/releases
 body_has "... the demo release" "demo/1.0.1/demo-1.0.1.tar.gz"
 call "no certificate: 401" 401 none GET /v1/releases
@@ -202,6 +209,16 @@ check "the refusal is audited with its reason" python3 -c "
 import json
 events = [e for e in json.load(open('events.json')) if e['action'] == 'sync']
 assert events[-1]['outcome'].startswith('refused: ') and 'timestamp' in events[-1]['outcome'], events[-1]"
+# A repository that went backwards (an older, validly signed state): refused as rollback.
+git -C repo reset -q --hard "$OLD_COMMIT"
+call "manifests that went backwards are refused" 422 rita POST /v1/sync
+body_has "... as a rollback" "rollback"
+call "malformed body: 400" 400 rita POST /v1/servers/provision --data-binary '{"region":'
+head -c 2000000 /dev/zero | tr '\0' 'x' >huge.json
+call "huge body: 413" 413 rita POST /v1/servers/provision --data-binary @huge.json
+call "path tricks never leave the artifact store" 400 agent GET "/v1/artifacts/..%2f..%2fstore.db" --path-as-is \
+  --cert agent/tls/agent.crt --key agent/tls/agent.key
+call "the controller still answers after all that" 200 vera GET /v1/status
 kill -TERM "$CTL_PID"; wait "$CTL_PID"; code=$?
 check "SIGTERM stops the controller cleanly" test "$code" = 0
 check "a checkpoint was anchored on the way out" pw audit verify --db state/store.db \
