@@ -6,6 +6,7 @@
 #include "common/crypto/keys.hpp"
 #include "orchestrator/audit/checkpoint.hpp"
 #include "orchestrator/cli/cli.hpp"
+#include "orchestrator/cli/client.hpp"
 #include "orchestrator/store/store.hpp"
 
 namespace pw::cli {
@@ -13,7 +14,42 @@ namespace {
 
 struct AuditArgs {
   std::string db, anchor, anchor_key, key, actor, message, output = "text";
+  ClientArgs client;  // without --db: ask the controller
 };
+
+// `audit verify` and `audit export` against a running controller.
+int verify_remote(const AuditArgs& args) {
+  auto answer = call_controller(args.client, "GET", "/v1/audit/verify");
+  // 409 means a broken chain: the answer still says where.
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+  } else {
+    std::printf("events:  %lld, head %s\nchain:   intact\n",
+                static_cast<long long>((*answer)["events"].get<std::int64_t>()),
+                (*answer)["head"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+int export_remote(const AuditArgs& args) {
+  json::Value all = json::Value::array();
+  for (std::int64_t from = 1;;) {
+    auto answer =
+        call_controller(args.client, "GET", "/v1/audit/events?from=" + std::to_string(from));
+    if (!answer.ok()) return fail(answer.error());
+    const auto& events = (*answer)["events"];
+    if (events.empty()) break;
+    for (const auto& event : events) all.push_back(event);
+    from = events.back()["seq"].get<std::int64_t>() + 1;
+  }
+  if (args.output == "jsonl") {
+    for (const auto& event : all) std::printf("%s\n", event.dump().c_str());
+  } else {
+    std::printf("%s\n", all.dump(2).c_str());
+  }
+  return kExitOk;
+}
 
 Result<crypto::PublicKey> load_public_key(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -34,6 +70,13 @@ Result<crypto::PublicKey> load_public_key(const std::string& path) {
 }
 
 int run_verify(const AuditArgs& args) {
+  if (args.db.empty()) {
+    if (!args.anchor.empty()) {
+      return fail(make_error(Errc::invalid_argument,
+                             "--anchor needs --db: anchors are checked against the database file"));
+    }
+    return verify_remote(args);
+  }
   auto store = store::Store::open(args.db, false);
   if (!store.ok()) return fail(store.error());
   auto chain = (*store)->audit().verify();
@@ -96,6 +139,7 @@ int run_verify(const AuditArgs& args) {
 }
 
 int run_export(const AuditArgs& args) {
+  if (args.db.empty()) return export_remote(args);
   auto store = store::Store::open(args.db, false);
   if (!store.ok()) return fail(store.error());
   auto events = (*store)->audit().read();
@@ -155,7 +199,10 @@ void register_audit_commands(CLI::App& app, Action& action) {
       "Check the whole hash chain of the audit log and name the first broken event; with\n"
       "--anchor, also check the database against the signed checkpoints anchored in a git\n"
       "repository, so that a history rewritten wholesale is caught. Exit 1 on any break.");
-  verify->add_option("--db", args->db, "The controller's store (SQLite)")->required();
+  verify->add_option(
+      "--db", args->db,
+      "The controller's store (SQLite); without it, ask the controller (--controller ...)");
+  add_client_options(verify, args->client, false);
   verify->add_option("--anchor", args->anchor, "Anchor repository: PATH, file:///PATH[@REF]");
   verify->add_option("--anchor-key", args->anchor_key,
                      "The controller's public key (JSON) that signs checkpoints");
@@ -170,7 +217,10 @@ void register_audit_commands(CLI::App& app, Action& action) {
   auto export_args = std::make_shared<AuditArgs>();
   export_args->output = "json";
   auto* exp = audit->add_subcommand("export", "Print every audit event, for archiving.");
-  exp->add_option("--db", export_args->db, "The controller's store (SQLite)")->required();
+  exp->add_option(
+      "--db", export_args->db,
+      "The controller's store (SQLite); without it, ask the controller (--controller ...)");
+  add_client_options(exp, export_args->client, false);
   exp->add_option("--output", export_args->output,
                   "json (an array, the default) or jsonl (one event per line)")
       ->check(CLI::IsMember({"json", "jsonl"}));

@@ -10,15 +10,14 @@
 #include "common/json/json.hpp"
 #include "common/net/http.hpp"
 #include "orchestrator/cli/cli.hpp"
+#include "orchestrator/cli/client.hpp"
 
 namespace pw::cli {
 namespace {
+Status apply_client_config(ClientArgs& args);
+}  // namespace
 
-struct ClientArgs {
-  std::string controller, ca, cert, key, config, output = "text";
-};
-
-void add_client_options(CLI::App* cmd, ClientArgs& args) {
+void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output) {
   auto env = [](const char* name) {
     const char* value = std::getenv(name);
     return value != nullptr ? std::string(value) : std::string();
@@ -35,9 +34,13 @@ void add_client_options(CLI::App* cmd, ClientArgs& args) {
   cmd->add_option("--client-config", args.config,
                   "JSON file with controller, ca, cert and key, for what flags and variables "
                   "leave unset (PATCHWAVE_CLIENT_CONFIG)");
-  cmd->add_option("--output", args.output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  if (with_output) {
+    cmd->add_option("--output", args.output, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+  }
 }
 
+namespace {
 // Fills what flags and environment left empty from the client configuration file.
 Status apply_client_config(ClientArgs& args) {
   if (args.config.empty()) return Ok{};
@@ -71,8 +74,10 @@ Status apply_client_config(ClientArgs& args) {
 }
 
 // Calls the API; the parsed answer, or an error with the controller's message.
-Result<json::Value> call(const ClientArgs& given, const std::string& method,
-                         const std::string& path, const std::string& request_body = "") {
+}  // namespace
+
+Result<json::Value> call_controller(const ClientArgs& given, const std::string& method,
+                                    const std::string& path, const std::string& request_body) {
   ClientArgs args = given;
   PW_TRY(apply_client_config(args));
   for (const auto& [name, value] :
@@ -102,6 +107,13 @@ Result<json::Value> call(const ClientArgs& given, const std::string& method,
   }
   if (!body.ok()) return std::move(body).error().with_context(path);
   return body;
+}
+
+namespace {
+
+Result<json::Value> call(const ClientArgs& args, const std::string& method, const std::string& path,
+                         const std::string& body = "") {
+  return call_controller(args, method, path, body);
 }
 
 int releases_list(const ClientArgs& args) {

@@ -106,6 +106,11 @@ call "no certificate: 401" 401 none GET /v1/releases
 call "a viewer may not sync" 403 vera POST /v1/sync
 call "a release engineer syncs" 200 rita POST /v1/sync
 call "operators may not fetch artifacts" 403 vera GET "/v1/artifacts/$SHA"
+check "patchwave audit verify through the controller" pw audit verify --cert vera.crt --key vera.key
+expect_out "... intact" "chain:   intact"
+check "patchwave audit export through the controller" pw audit export --output jsonl --cert vera.crt --key vera.key
+cp "$WORK/out" remote-events.jsonl
+check "... the same events as the database" bash -c "pw_db=\$('$PW_BIN' audit export --db state/store.db --output jsonl | head -n \$(wc -l <remote-events.jsonl)); [ \"\$pw_db\" = \"\$(cat remote-events.jsonl)\" ]"
 call "audit verify over the API" 200 vera GET /v1/audit/verify
 body_has "... intact" '"intact":true'
 call "unknown endpoint" 404 vera GET /v1/nothing
