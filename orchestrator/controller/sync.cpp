@@ -16,6 +16,33 @@
 namespace pw::controller {
 namespace fs = std::filesystem;
 
+std::string current_fleet_target(const std::map<std::string, trust::TargetFile>& targets,
+                                 const std::string& prefix) {
+  std::string best;
+  unsigned long best_version = 0;
+  for (const auto& [name, info] : targets) {
+    unsigned long version = 0;
+    if (name == prefix + ".yaml") {
+      version = 1;
+    } else if (name.rfind(prefix + "-", 0) == 0 && name.size() > prefix.size() + 6 &&
+               name.compare(name.size() - 5, 5, ".yaml") == 0) {
+      std::string digits = name.substr(prefix.size() + 1, name.size() - prefix.size() - 6);
+      if (digits.empty() || digits.size() > 9 ||
+          digits.find_first_not_of("0123456789") != std::string::npos) {
+        continue;
+      }
+      version = std::stoul(digits);
+    } else {
+      continue;
+    }
+    if (version > best_version) {
+      best_version = version;
+      best = name;
+    }
+  }
+  return best;
+}
+
 Result<std::optional<std::string>> StoreTrustedStore::load(const std::string& role) {
   PW_TRY_ASSIGN(store::Statement query,
                 db_->prepare("SELECT bytes FROM trusted_metadata WHERE role = ?1"));
@@ -118,8 +145,9 @@ Status record(store::Store& store, const std::string& revision, const json::Valu
 }
 
 Result<json::Value> read_fleet(trust::Client& client, trust::MetadataSource& source,
-                               const std::string& name) {
-  if (!client.find_target(name).ok()) return json::Value();
+                               const std::string& prefix) {
+  std::string name = current_fleet_target(client.targets()->targets, prefix);
+  if (name.empty()) return json::Value();
   std::string text;
   PW_TRY(client.verify_target(source, name, [&](std::string_view chunk) -> Status {
     if (text.size() + chunk.size() > (1u << 20)) {

@@ -7,6 +7,7 @@
 // happened and why.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "common/json/json.hpp"
@@ -34,9 +35,15 @@ struct SyncResult {
   bool fleet_policy = false;  // the fleet policy target was present (and valid)
 };
 
-// The fleet policy is the signed target `fleet_target` (YAML, orchestrator/fleet); a
+// The fleet policy is a signed target (YAML, orchestrator/fleet). Targets never change
+// once published, so a new policy is a new target: `fleet/policy.yaml`, then
+// `fleet/policy-2.yaml`, `fleet/policy-3.yaml`, ...; the highest number is in force. A
 // policy that does not parse makes the whole sync fail, like a bad signature.
-inline constexpr const char* kDefaultFleetTarget = "fleet/policy.yaml";
+inline constexpr const char* kDefaultFleetTarget = "fleet/policy";
+
+// The name of the policy in force among `targets` (prefix + ".yaml" or "-N.yaml"), or "".
+std::string current_fleet_target(const std::map<std::string, trust::TargetFile>& targets,
+                                 const std::string& prefix = kDefaultFleetTarget);
 
 Result<SyncResult> sync(store::Store& store, const std::string& repository,
                         const std::string& pinned_root_file, const std::string& artifacts_dir,

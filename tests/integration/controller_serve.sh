@@ -193,6 +193,40 @@ check "their directories are gone" test -z "$(ls state/servers 2>/dev/null)"
 check "their agents are gone" bash -c "! pgrep -f '$WORK/state/[s]ervers/' >/dev/null"
 check "servers are audited" bash -c "'$PW_BIN' audit export --db state/store.db | grep -q servers.decommission"
 
+# --- the same through the script provider (scripts/providers/example-provider) ----------
+python3 - "$here/../../scripts/providers/example-provider" "$WORK/script-servers" "$AGENT_BIN" >fleet2.yaml <<'PY'
+import json, sys
+key = json.dumps(json.load(open("keys/alice.pub")))
+print(f"""version: 1
+regions:
+  - name: sc
+    provider: {{kind: script, command: ["{sys.argv[1]}"], timeout: 60s,
+                base_dir: "{sys.argv[2]}", agent_binary: "{sys.argv[3]}", region_number: "9"}}
+    servers: 2
+    backend: app_sc
+    approvers: {{threshold: 1, keys: [{key}]}}""")
+PY
+pw release add repo fleet2.yaml --name fleet/policy-2.yaml >/dev/null
+pw release sign repo --key keys/alice >/dev/null
+pw release sign repo --key keys/carol >/dev/null
+pw release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
+check "a new fleet policy is synced" pw sync --cert rita.crt --key rita.key
+check "provision two servers through the script provider" pw servers provision --region sc --count 2 --rollout r2 --cert rita.crt --key rita.key
+enrolled=0
+for _ in $(seq 100); do
+  pw servers list --region sc --cert vera.crt --key vera.key --output json >servers.json 2>/dev/null || true
+  enrolled=$(python3 -c "import json; print(sum(s['state'] == 'enrolled' for s in json.load(open('servers.json'))['servers']))" 2>/dev/null || echo 0)
+  [ "$enrolled" = 2 ] && break
+  sleep 0.2
+done
+check "... their agents enroll" test "$enrolled" = 2
+check "... on 127.9.0.x" python3 -c "
+import json; s = json.load(open('servers.json'))['servers']; assert all(x['address'].startswith('127.9.0.') for x in s), s"
+for i in 0 1; do
+  check "decommission sc-r2-$i through the script" pw servers decommission "sc-r2-$i" --cert rita.crt --key rita.key
+done
+check "the script removed them" test -z "$(ls script-servers 2>/dev/null)"
+
 # --- audit, kill -9, restart --------------------------------------------------------
 check "enrollments are audited" bash -c "'$PW_BIN' audit export --db state/store.db | grep -q '\"outcome\": \"refused: unknown token\"'"
 kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null || true
