@@ -262,4 +262,7 @@ kill -TERM "$CTL_PID"; wait "$CTL_PID"; code=$?
 check "SIGTERM stops the controller cleanly" test "$code" = 0
 check "a checkpoint was anchored on the way out" pw audit verify --db state/store.db \
   --anchor state/audit-anchor --anchor-key state/keys/checkpoint.pub.json
+sqlite3 state/store.db "DROP TRIGGER events_no_update; UPDATE events SET outcome = 'ok' WHERE action = 'enroll' AND outcome LIKE 'refused%'"
+refuse "the controller's tampered store is caught" "was changed after it was written" \
+  pw audit verify --db state/store.db --anchor state/audit-anchor --anchor-key state/keys/checkpoint.pub.json
 finish
