@@ -1,6 +1,6 @@
 // The operator commands that talk to a running controller: `patchwave releases list`,
-// `fleet show`, `servers list|provision|decommission`, `sync`. The controller's address and the
-// operator's credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
+// `fleet show`, `servers list|status|provision|decommission`, `sync`. The controller's address and
+// the operator's credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
 // PATCHWAVE_KEY.
 #include <CLI/CLI.hpp>
 
@@ -204,6 +204,27 @@ int servers_provision(const ServerArgs& args) {
   return kExitOk;
 }
 
+int servers_status(const ServerArgs& args) {
+  auto answer = call(args, "GET", "/v1/servers/" + args.name + "/agent");
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+    return kExitOk;
+  }
+  const auto& agent = (*answer)["agent"];
+  const auto& service = agent["service"];
+  std::printf("%s at %s\n  certificate %s\n  releases: %zu staged, %zu jobs\n  service: %s",
+              args.name.c_str(), (*answer)["address"].get<std::string>().c_str(),
+              agent["agent"].value("certificate_sha256", std::string("?")).substr(0, 16).c_str(),
+              agent["releases"].size(), agent["jobs"].size(),
+              service.value("state", std::string("?")).c_str());
+  if (service.value("state", std::string()) == "running") {
+    std::printf(" (pid %s)", service["pid"].dump().c_str());
+  }
+  std::printf("\n");
+  return kExitOk;
+}
+
 int servers_decommission(const ServerArgs& args) {
   json::Value body = {{"name", args.name}};
   auto answer = call(args, "POST", "/v1/servers/decommission", body.dump());
@@ -256,6 +277,13 @@ void register_client_commands(CLI::App& app, Action& action) {
   sprov->add_option("--rollout", sp->rollout, "The rollout they are for (names them)");
   sprov->footer("Example:\n  patchwave servers provision --region bw --count 3\n");
   sprov->callback([&action, sp] { action = [sp] { return servers_provision(*sp); }; });
+  auto ss = std::make_shared<ServerArgs>();
+  auto* sstat = servers->add_subcommand(
+      "status", "Ask a server's agent for its status, through the controller (any operator role).");
+  add_client_options(sstat, *ss);
+  sstat->add_option("NAME", ss->name, "The server")->required();
+  sstat->footer("Example:\n  patchwave servers status bw-r1-0 --output json\n");
+  sstat->callback([&action, ss] { action = [ss] { return servers_status(*ss); }; });
   auto sd = std::make_shared<ServerArgs>();
   auto* sdec = servers->add_subcommand(
       "decommission", "Stop a server and remove it through its provider (release-engineer).");

@@ -11,6 +11,7 @@
 #include "common/crypto/secret_file.hpp"
 #include "common/crypto/x509.hpp"
 #include "common/log/log.hpp"
+#include "orchestrator/agent_client/agent_client.hpp"
 #include "orchestrator/audit/checkpoint.hpp"
 #include "orchestrator/controller/servers.hpp"
 
@@ -251,6 +252,19 @@ net::Response Controller::servers_api(const net::Request& request, const std::st
     auto list = servers.list(region);
     if (!list.ok()) return error_reply(500, "io", list.error().to_string());
     return reply(200, {{"servers", *list}});
+  }
+  const std::string agent_suffix = "/agent";
+  if (request.method == "GET" && path.size() > 12 + agent_suffix.size() &&
+      path.compare(path.size() - agent_suffix.size(), agent_suffix.size(), agent_suffix) == 0) {
+    // GET /v1/servers/{name}/agent: the agent's own status, asked over mutual TLS.
+    std::string name = path.substr(12, path.size() - 12 - agent_suffix.size());
+    std::string address = servers.address_of(name);
+    if (address.empty()) return error_reply(404, "not_found", "no server " + name);
+    agent_client::AgentClient agent({ca_certificate(), tls_certificate(), tls_key()}, address,
+                                    std::chrono::seconds(10));
+    auto answer = agent.status();
+    if (!answer.ok()) return error_reply(502, "io", answer.error().to_string());
+    return reply(200, {{"server", name}, {"address", address}, {"agent", answer->body}});
   }
   if (request.method != "POST" ||
       (path != "/v1/servers/provision" && path != "/v1/servers/decommission")) {

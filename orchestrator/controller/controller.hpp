@@ -9,6 +9,7 @@
 //   GET  /v1/fleet                any operator: the verified fleet policy
 //   GET  /v1/servers[?region=R]   any operator; POST /v1/servers/provision {region, count}
 //                                 and /v1/servers/decommission {name}: release-engineer
+//   GET  /v1/servers/{name}/agent any operator: the agent's own status (over mutual TLS)
 //   POST /v1/sync                 release-engineer: sync now
 //   GET  /v1/audit/verify         any operator: the chain (and the anchors) checked
 //   GET  /v1/audit/events?from=N  any operator

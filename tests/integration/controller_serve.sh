@@ -184,6 +184,9 @@ import json; s = json.load(open('servers.json'))['servers']
 assert len({x['address'] for x in s}) == 3 and all(x['address'].startswith('127.') for x in s), s"
 ADDR=$(python3 -c "import json; print(json.load(open('servers.json'))['servers'][0]['address'])")
 check "a provisioned agent answers the controller over mutual TLS" curl -sS -f "${as_controller[@]}" "https://$ADDR/v1/status"
+check "patchwave servers status asks the agent through the controller" pw servers status bw-r1-0 --cert vera.crt --key vera.key --output json
+expect_out "... which answers with its own identity" '"name": "bw-r1-0"'
+refuse "... an unknown server is named" "no server nope" pw servers status nope --cert vera.crt --key vera.key
 check "provisioning again is idempotent" pw servers provision --region bw --count 3 --rollout r1 --cert rita.crt --key rita.key
 check "... still three servers" test "$(pw servers list --region bw --cert vera.crt --key vera.key --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))')" = 3
 for i in 0 1 2; do
