@@ -116,6 +116,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                                            : options_.max_header_bytes) +
               R"( bytes"}})",
           {}};
+      // The client is probably still sending the rest: read and drop it after answering,
+      // or closing with unread data would reset the connection before it reads the 413.
+      drain_before_close_ = true;
       return write(std::move(response), false);
     }
     if (ec) {
@@ -171,6 +174,7 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                         if (ec) return;
                         if (message->keep_alive()) return self->read();
+                        if (self->drain_before_close_) return self->start_drain();
                         self->shutdown();
                       });
   }
@@ -255,6 +259,21 @@ class Session : public std::enable_shared_from_this<Session> {
     file_fd_ = -1;
   }
 
+  // Reads and drops what the client still sends (up to 64 MiB, for up to 5 s), then closes.
+  void start_drain() {
+    drain_buffer_.resize(64u << 10);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (64u << 20)) return self->shutdown();
+                              self->drain();
+                            });
+  }
+
   void shutdown() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
@@ -267,6 +286,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string range_;
+  bool drain_before_close_ = false;
+  std::vector<char> drain_buffer_;
+  std::size_t drained_ = 0;
   // Sending a file.
   int file_fd_ = -1;
   std::uint64_t file_offset_ = 0, file_remaining_ = 0;
