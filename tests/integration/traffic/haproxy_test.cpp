@@ -1,0 +1,142 @@
+// orchestrator/traffic against a real HAProxy (2.6, Debian) on loopback: a managed
+// configuration, servers added, weighted, drained and removed through the runtime API,
+// with real HTTP requests through the frontend showing where traffic goes.
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "common/net/http.hpp"
+#include "orchestrator/traffic/haproxy.hpp"
+#include "tests/support/temp_dir.hpp"
+
+extern char** environ;
+using pw::traffic::Runtime;
+
+namespace {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t size = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A tiny HTTP server answering every GET with `status` (old: 200, new: 203).
+struct Backend {
+  pid_t pid = 0;
+  std::uint16_t port = 0;
+  Backend(int status) : port(free_port()) {
+    std::string code =
+        "import http.server,sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "  def do_GET(self):\n"
+        "    self.send_response(int(sys.argv[2])); self.send_header('Content-Length','2'); "
+        "self.end_headers(); self.wfile.write(b'ok')\n"
+        "  def log_message(self,*a): pass\n"
+        "http.server.ThreadingHTTPServer(('127.0.0.1',int(sys.argv[1])),H).serve_forever()\n";
+    std::string port_text = std::to_string(port), status_text = std::to_string(status);
+    std::vector<char*> argv = {const_cast<char*>("python3"),
+                               const_cast<char*>("-c"),
+                               code.data(),
+                               port_text.data(),
+                               status_text.data(),
+                               nullptr};
+    REQUIRE(::posix_spawnp(&pid, "python3", nullptr, nullptr, argv.data(), environ) == 0);
+    for (int i = 0;
+         i < 100 && !pw::net::probe_tcp("127.0.0.1", port, std::chrono::milliseconds(200)).ok();
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~Backend() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+std::map<int, int> send_requests(std::uint16_t port, int count) {
+  std::map<int, int> statuses;
+  for (int i = 0; i < count; ++i) {
+    auto status = pw::net::probe_http("127.0.0.1", port, "/", std::chrono::seconds(2));
+    statuses[status.ok() ? *status : -1]++;
+  }
+  return statuses;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "traffic moves between old and new servers through HAProxy's runtime API, without reloads") {
+  pw::test::TempDir dir;
+  Backend old_server(200), new_server(203);
+  std::uint16_t front = free_port();
+  std::string socket_path = dir / "haproxy.sock";
+  pw::test::write_file(
+      dir / "haproxy.cfg",
+      pw::traffic::managed_config(socket_path, {{"bw", "127.0.0.1:" + std::to_string(front)}}));
+  auto haproxy = pw::traffic::Haproxy::start(dir / "haproxy.cfg", socket_path);
+  REQUIRE(haproxy.ok());
+  Runtime runtime(socket_path);
+
+  REQUIRE(runtime.add_server("region_bw", "old", old_server.address(), 100).ok());
+  REQUIRE(runtime.add_server("region_bw", "new", new_server.address(), 0).ok());
+  CHECK(send_requests(front, 20) == std::map<int, int>{{200, 20}});
+
+  // 50/50, then everything to the new server: each change applies at once.
+  REQUIRE(runtime.set_weight("region_bw", "new", 100).ok());
+  auto mixed = send_requests(front, 40);
+  CHECK(mixed[200] > 0);
+  CHECK(mixed[203] > 0);
+  REQUIRE(runtime.set_weight("region_bw", "old", 0).ok());
+  CHECK(send_requests(front, 20) == std::map<int, int>{{203, 20}});
+
+  auto stats = runtime.stats("region_bw");
+  REQUIRE(stats.ok());
+  REQUIRE(stats->size() == 2);
+  for (const auto& stat : *stats) {
+    CHECK(stat.sessions_total > 0);
+    CHECK(stat.weight == (stat.server == "new" ? 100u : 0u));
+  }
+
+  // The old server drained and removed; the new one keeps serving.
+  REQUIRE(runtime.set_state("region_bw", "old", "drain").ok());
+  REQUIRE(runtime.remove_server("region_bw", "old").ok());
+  stats = runtime.stats("region_bw");
+  REQUIRE(stats.ok());
+  REQUIRE(stats->size() == 1);
+  CHECK(stats->front().server == "new");
+  CHECK(send_requests(front, 10) == std::map<int, int>{{203, 10}});
+}
+
+TEST_CASE("HAProxy's refusals come back as errors with its message; bad names never reach it") {
+  pw::test::TempDir dir;
+  std::string socket_path = dir / "haproxy.sock";
+  pw::test::write_file(dir / "haproxy.cfg",
+                       pw::traffic::managed_config(
+                           socket_path, {{"bw", "127.0.0.1:" + std::to_string(free_port())}}));
+  auto haproxy = pw::traffic::Haproxy::start(dir / "haproxy.cfg", socket_path);
+  REQUIRE(haproxy.ok());
+  Runtime runtime(socket_path);
+  auto unknown = runtime.add_server("region_xx", "s1", "127.0.0.1:9", 10);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.error().message, Catch::Contains("HAProxy says"));
+  auto injected = runtime.set_weight("region_bw", "s1 weight 0\nshutdown", 1);
+  REQUIRE_FALSE(injected.ok());
+  CHECK(injected.error().code == pw::Errc::invalid_argument);
+  CHECK_FALSE(runtime.set_state("region_bw", "s1", "up").ok());
+  Runtime nowhere(dir / "missing.sock");
+  CHECK(nowhere.command("show info").error().code == pw::Errc::io);
+}
