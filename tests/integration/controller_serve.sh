@@ -60,7 +60,9 @@ start_controller() {
 printf 'colour: blue\n' >bad.yaml
 refuse "a bad controller config names the key" "colour: unknown key" pw serve --config bad.yaml
 check "controller starts" start_controller
-check "the first sync ran" bash -c "grep -q '\"event\":\"synced\"' controller.log"
+# The first sync runs right after the server starts listening.
+wait_synced() { for _ in $(seq 200); do grep -q '"event":"synced"' controller.log && return 0; sleep 0.1; done; return 1; }
+check "the first sync ran" wait_synced
 check "CA key is 0600" test "$(stat -c %a state/ca/ca.key)" = 600
 check "the verified artifact is in the content-addressed store" cmp artifacts/demo-1.0.1.tar.gz "state/artifacts/$SHA"
 
