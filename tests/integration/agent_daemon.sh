@@ -118,6 +118,7 @@ api() {
 }
 # status_is CODE: the last line of $WORK/out
 status_is() { [ "$(tail -n1 "$WORK/out")" = "$1" ]; }
+status_is_resp() { [ "$(tail -n1 "$WORK/resp")" = "$1" ]; }
 call() {  # NAME CODE METHOD PATH [curl args]: the call answers CODE
   local name=$1 code=$2; shift 2
   TESTS=$((TESTS + 1))
@@ -250,8 +251,13 @@ call "health after stop: 503" 503 GET /v1/health
 call "a service that exits at once: start fails" 500 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.4]}\",\"port\":$SPORT}"
 check "... with its exit code and its stderr" bash -c "grep -q '3' '$WORK/resp' && grep -q 'no database' '$WORK/resp'"
 call "a service that never becomes healthy: starts" 200 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.5]}\",\"port\":$SPORT}"
-sleep 0.5
-call "... and its health check fails: 503" 503 GET /v1/health
+# Once it listens, its health check answers HTTP 500 (before that: connection refused).
+for _ in $(seq 50); do
+  api GET /v1/health >"$WORK/resp" 2>/dev/null || true
+  grep -q 'HTTP 500' "$WORK/resp" && break
+  sleep 0.1
+done
+check "... and its health check fails: 503" status_is_resp 503
 check "... saying why" bash -c "grep -q 'HTTP 500' '$WORK/resp'"
 call "stop it" 200 POST /v1/service/stop
 call "starting a release that is not staged: 404" 404 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.2]}\"}"
