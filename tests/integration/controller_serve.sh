@@ -168,18 +168,23 @@ done
 check "the agent downloaded the artifact from the controller and staged it" test "$state" = staged
 check "... byte for byte" test -x "agent/releases/$SHA/bin/demo-service"
 
+# wait_enrolled REGION N: polls `servers list` (into servers.json) until N servers are
+# enrolled or 20 s pass; leaves the count in $enrolled.
+wait_enrolled() {
+  enrolled=0
+  for _ in $(seq 100); do
+    pw servers list --region "$1" --cert vera.crt --key vera.key --output json >servers.json 2>/dev/null || true
+    enrolled=$(python3 -c "import json; print(sum(s['state'] == 'enrolled' for s in json.load(open('servers.json'))['servers']))" 2>/dev/null || echo 0)
+    [ "$enrolled" = "$2" ] && return 0
+    sleep 0.2
+  done
+}
 # --- fresh servers through the region's provider (local: a directory + an agent on 127.R.S.N)
 refuse "a viewer may not provision" "HTTP 403" pw servers provision --region bw --count 3 --cert vera.crt --key vera.key
 refuse "an unknown region is named" "region 'xx' is not in the fleet policy" \
   pw servers provision --region xx --count 1 --cert rita.crt --key rita.key
 check "provision three fresh servers in bw" pw servers provision --region bw --count 3 --rollout r1 --cert rita.crt --key rita.key
-enrolled=0
-for _ in $(seq 100); do
-  pw servers list --region bw --cert vera.crt --key vera.key --output json >servers.json 2>/dev/null || true
-  enrolled=$(python3 -c "import json; print(sum(s['state'] == 'enrolled' for s in json.load(open('servers.json'))['servers']))" 2>/dev/null || echo 0)
-  [ "$enrolled" = 3 ] && break
-  sleep 0.2
-done
+wait_enrolled bw 3
 check "their agents enroll with one-time tokens" test "$enrolled" = 3
 check "each on its own loopback address" python3 -c "
 import json; s = json.load(open('servers.json'))['servers']
@@ -217,13 +222,7 @@ pw release sign repo --key keys/carol >/dev/null
 pw release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
 check "a new fleet policy is synced" pw sync --cert rita.crt --key rita.key
 check "provision two servers through the script provider" pw servers provision --region sc --count 2 --rollout r2 --cert rita.crt --key rita.key
-enrolled=0
-for _ in $(seq 100); do
-  pw servers list --region sc --cert vera.crt --key vera.key --output json >servers.json 2>/dev/null || true
-  enrolled=$(python3 -c "import json; print(sum(s['state'] == 'enrolled' for s in json.load(open('servers.json'))['servers']))" 2>/dev/null || echo 0)
-  [ "$enrolled" = 2 ] && break
-  sleep 0.2
-done
+wait_enrolled sc 2
 check "... their agents enroll" test "$enrolled" = 2
 check "... on 127.9.0.x" python3 -c "
 import json; s = json.load(open('servers.json'))['servers']; assert all(x['address'].startswith('127.9.0.') for x in s), s"
