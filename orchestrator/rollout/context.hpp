@@ -1,0 +1,25 @@
+// What one region's step of a tick works with (engine.cpp, region.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "orchestrator/fleet/policy.hpp"
+#include "orchestrator/rollout/engine.hpp"
+
+namespace pw::rollout {
+
+struct Engine::Ctx {
+  Rollout& rollout;
+  RegionRun& run;
+  const fleet::Region& region;
+  const fleet::Timing& timing;
+  Millis now = 0;
+  std::uint16_t port = 0;         // the service's port on each server
+  Millis health_interval = 1000;  // from the release's health spec
+  std::uint32_t successes = 3;    // in a row: the larger of the policy's and the release's
+};
+
+// "host:port" -> "host"
+std::string host_of(const std::string& address);
+
+}  // namespace pw::rollout

@@ -1,0 +1,282 @@
+#include "orchestrator/rollout/engine.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "orchestrator/rollout/context.hpp"
+
+namespace pw::rollout {
+namespace {
+
+bool is_emergency(const Rollout& rollout) { return rollout.urgency == "emergency"; }
+
+std::uint16_t service_port(const json::Value& release) {
+  const json::Value& health = release.value("health", json::Value::object());
+  auto port = health.value("port", std::uint64_t{0});
+  return port > 0 && port < 65536 ? static_cast<std::uint16_t>(port) : 0;
+}
+
+}  // namespace
+
+std::string host_of(const std::string& address) {
+  if (!address.empty() && address.front() == '[') {
+    auto close = address.find(']');
+    return close == std::string::npos ? address : address.substr(1, close - 1);
+  }
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+Result<Rollout> Engine::create(const std::string& id, const ReleaseInfo& release,
+                               const fleet::Policy& policy, const std::vector<std::string>& regions,
+                               const std::string& actor) {
+  if (service_port(release.release) == 0) {
+    return make_error(Errc::invalid_argument,
+                      release.target +
+                          ": the release's health check names no port, so "
+                          "HAProxy would not know where its service listens");
+  }
+  Rollout rollout;
+  rollout.id = id;
+  rollout.app = release.app;
+  rollout.version = release.version;
+  rollout.target = release.target;
+  rollout.sha256 = release.sha256;
+  rollout.urgency = release.urgency;
+  rollout.release = release.release;
+  rollout.created_at = ports_.clock->now();
+  std::set<std::string> wanted(regions.begin(), regions.end());
+  for (const auto& name : wanted) {
+    if (policy.find(name) == nullptr) {
+      return make_error(Errc::not_found, "region '" + name + "' is not in the fleet policy");
+    }
+  }
+  for (const auto& wave : policy.waves()) {
+    for (const fleet::Region* region : wave) {
+      if (!wanted.empty() && wanted.count(region->name) == 0) continue;
+      RegionRun run;
+      run.region = region->name;
+      run.wave = region->wave;
+      run.backend = region->backend;
+      run.count = region->servers;
+      run.state_since = rollout.created_at;
+      rollout.regions.push_back(std::move(run));
+    }
+  }
+  if (rollout.regions.empty()) {
+    return make_error(Errc::invalid_argument, "the fleet policy has no regions to roll out to");
+  }
+  PW_TRY(ports_.records->save(rollout));
+  json::Value names = json::Value::array();
+  for (const auto& run : rollout.regions) names.push_back(run.region);
+  PW_TRY(ports_.records->audit(actor, "rollout.create",
+                               {{"rollout", id},
+                                {"target", release.target},
+                                {"sha256", release.sha256},
+                                {"urgency", release.urgency},
+                                {"regions", names}},
+                               "ok"));
+  return rollout;
+}
+
+std::vector<Weight> Engine::steady_weights(const std::vector<ServerRef>& serving) const {
+  std::vector<Weight> out;
+  if (serving.empty()) return out;
+  int each = std::max(1, options_.full_weight / static_cast<int>(serving.size()));
+  for (const auto& server : serving) out.push_back({server.name, server.service, each});
+  return out;
+}
+
+std::vector<Weight> Engine::weights(const RegionRun& run, int percent) const {
+  std::vector<Weight> out;
+  auto share = [&](int pct, std::size_t count) {
+    if (pct <= 0 || count == 0) return 0;
+    long scaled = static_cast<long>(pct) * options_.full_weight / 100 / static_cast<long>(count);
+    return static_cast<int>(std::max(1L, scaled));
+  };
+  int fresh_each = share(percent, run.fresh.size());
+  int previous_each = share(100 - percent, run.previous.size());
+  for (const auto& s : run.previous) out.push_back({s.name, s.service, previous_each});
+  for (const auto& s : run.fresh) out.push_back({s.name, s.service, fresh_each});
+  return out;
+}
+
+Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
+  PW_TRY_ASSIGN(auto commands, ports_.records->commands(rollout.id));
+  for (const auto& command : commands) {
+    std::string outcome = "ok";
+    PW_TRY(apply_command(rollout, command, outcome));
+    PW_TRY(ports_.records->save(rollout));
+    PW_TRY(ports_.records->command_done(command, outcome));
+    PW_TRY(ports_.records->audit(command.actor, "rollout." + command.verb,
+                                 {{"rollout", rollout.id}, {"region", command.region}}, outcome));
+  }
+  if (terminal(rollout.state)) return Ok{};
+  if (rollout.state == RolloutState::pending) {
+    PW_TRY(transition(rollout, RolloutState::running));
+    PW_TRY(ports_.records->save(rollout));
+    PW_TRY(ports_.records->audit("controller", "rollout.running", {{"rollout", rollout.id}}, "ok"));
+  }
+  Millis now = ports_.clock->now();
+
+  // A region that rolled back on its own halts what has not started, if its policy says so.
+  std::string halted_by;
+  for (const auto& run : rollout.regions) {
+    const fleet::Region* region = policy.find(run.region);
+    bool halts = region == nullptr || region->failure_policy != "continue";
+    if (run.state == RegionState::rolled_back && halts) halted_by = run.region;
+  }
+  int current_wave = 0;
+  for (const auto& run : rollout.regions) {
+    if (!terminal(run.state) && (current_wave == 0 || run.wave < current_wave)) {
+      current_wave = run.wave;
+    }
+  }
+  int in_progress = 0;
+  for (const auto& run : rollout.regions) {
+    if (!terminal(run.state) && run.state != RegionState::pending) ++in_progress;
+  }
+  for (auto& run : rollout.regions) {
+    if (run.state != RegionState::pending || run.paused) continue;
+    if (!halted_by.empty()) {
+      run.reason = "not started: region " + halted_by + " rolled back (failure_policy: halt)";
+      PW_TRY(transition(run, RegionState::aborted, now));
+      PW_TRY(ports_.records->save(rollout));
+      PW_TRY(ports_.records->audit(
+          "controller", "rollout.region",
+          {{"rollout", rollout.id}, {"region", run.region}, {"state", name(run.state)}},
+          run.reason));
+      continue;
+    }
+    if (run.wave != current_wave || in_progress >= options_.max_parallel) continue;
+    ++in_progress;
+    PW_TRY(transition(run, RegionState::awaiting_approval, now));
+    PW_TRY(ports_.records->save(rollout));
+  }
+
+  for (auto& run : rollout.regions) {
+    if (terminal(run.state) || run.state == RegionState::pending || run.paused) continue;
+    const fleet::Region* region = policy.find(run.region);
+    static const fleet::Region kGone{};
+    const fleet::Region& spec = region != nullptr ? *region : kGone;
+    const fleet::Timing& timing = is_emergency(rollout) ? spec.emergency_timing : spec.timing;
+    const json::Value& health = rollout.release.value("health", json::Value::object());
+    Ctx ctx{rollout, run, spec, timing, ports_.clock->now()};
+    ctx.port = service_port(rollout.release);
+    ctx.health_interval = std::max<Millis>(100, health.value("interval_ms", std::int64_t{1000}));
+    ctx.successes = std::max<std::uint32_t>(
+        timing.health_successes, static_cast<std::uint32_t>(health.value("successes", 1)));
+    if (region == nullptr && run.state != RegionState::rolling_back) {
+      if (run.state == RegionState::awaiting_approval) {
+        run.reason = "the region left the fleet policy";
+        PW_TRY(move(ctx, RegionState::aborted, run.reason));
+        continue;
+      }
+      PW_TRY(begin_rollback(ctx, "the region left the fleet policy"));
+      continue;
+    }
+    PW_TRY(advance(ctx));
+  }
+  finish_rollout(rollout);
+  if (terminal(rollout.state)) {
+    PW_TRY(ports_.records->save(rollout));
+    PW_TRY(ports_.records->audit("controller", "rollout.finished",
+                                 {{"rollout", rollout.id}, {"state", name(rollout.state)}},
+                                 name(rollout.state)));
+  }
+  return Ok{};
+}
+
+void Engine::finish_rollout(Rollout& rollout) {
+  std::size_t succeeded = 0, aborted_by_operator = 0;
+  for (const auto& run : rollout.regions) {
+    if (!terminal(run.state)) return;
+    if (run.state == RegionState::succeeded) ++succeeded;
+    if (run.state == RegionState::aborted && run.reason.rfind("aborted by", 0) == 0) {
+      ++aborted_by_operator;
+    }
+  }
+  RolloutState final_state = RolloutState::partially_failed;
+  if (succeeded == rollout.regions.size()) {
+    final_state = RolloutState::succeeded;
+  } else if (succeeded == 0) {
+    final_state = aborted_by_operator > 0 ? RolloutState::aborted : RolloutState::rolled_back;
+  }
+  (void)transition(rollout, final_state);
+}
+
+Status Engine::apply_command(Rollout& rollout, const Command& command, std::string& outcome) {
+  Millis now = ports_.clock->now();
+  std::vector<RegionRun*> targets;
+  for (auto& run : rollout.regions) {
+    if (command.region.empty() || run.region == command.region) targets.push_back(&run);
+  }
+  if (targets.empty()) {
+    outcome = "refused: the rollout has no region " + command.region;
+    return Ok{};
+  }
+  std::vector<std::string> skipped;
+  for (RegionRun* run : targets) {
+    if (terminal(run->state)) continue;
+    if (command.verb == "pause") {
+      run->paused = true;
+    } else if (command.verb == "resume") {
+      if (!run->paused) continue;
+      run->paused = false;
+      // Time spent paused counts towards no wait and no timeout; a step starts over.
+      run->state_since = now;
+      if (run->state == RegionState::shifting) run->action.clear();
+    } else if (command.verb == "abort") {
+      std::string reason = "aborted by " + command.actor;
+      if (run->state == RegionState::pending || run->state == RegionState::awaiting_approval) {
+        run->reason = reason;
+        PW_TRY(transition(*run, RegionState::aborted, now));
+      } else if (run->state == RegionState::finalizing) {
+        skipped.push_back(run->region + " (already retiring its old servers)");
+      } else if (run->state == RegionState::rolling_back) {
+        run->rollback_to = RegionState::aborted;
+      } else {
+        run->paused = false;
+        run->rollback_to = RegionState::aborted;
+        run->reason = reason;
+        PW_TRY(transition(*run, RegionState::rolling_back, now));
+      }
+    } else if (command.verb == "rollback") {
+      if (run->state == RegionState::shifting || run->state == RegionState::baking) {
+        run->paused = false;
+        run->reason = "rollback requested by " + command.actor;
+        PW_TRY(transition(*run, RegionState::rolling_back, now));
+      } else {
+        skipped.push_back(run->region + " (" + name(run->state) + ")");
+      }
+    } else {
+      outcome = "refused: unknown command " + command.verb;
+      return Ok{};
+    }
+  }
+  if (!skipped.empty()) {
+    outcome = "ok; not applicable to:";
+    for (const auto& s : skipped) outcome += " " + s;
+  }
+  return Ok{};
+}
+
+Status Engine::save_action(Ctx& ctx, const std::string& action) {
+  ctx.run.action = action;
+  return ports_.records->save(ctx.rollout);
+}
+
+Status Engine::move(Ctx& ctx, RegionState to, const std::string& detail) {
+  RegionState from = ctx.run.state;
+  PW_TRY(transition(ctx.run, to, ctx.now));
+  PW_TRY(ports_.records->save(ctx.rollout));
+  return ports_.records->audit("controller", "rollout.region",
+                               {{"rollout", ctx.rollout.id},
+                                {"region", ctx.run.region},
+                                {"from", name(from)},
+                                {"to", name(to)},
+                                {"step", ctx.run.step}},
+                               detail.empty() ? "ok" : detail);
+}
+
+}  // namespace pw::rollout

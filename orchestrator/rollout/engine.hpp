@@ -1,0 +1,92 @@
+// The rollout engine: takes a verified release to every region of a rollout on fresh
+// servers, region by region along the transitions in model.cpp:
+//
+//   pending -> awaiting_approval -> provisioning -> staging -> verifying
+//     -> shifting(step 0..n) -> baking -> finalizing -> succeeded
+//   any of provisioning..baking -> rolling_back -> rolled_back | aborted
+//
+// It is a reconciler: tick() looks at the stored record and the world and moves each
+// region on as far as it can without waiting, saving the record before every action
+// (Records::save), so a controller killed at any point picks up where it stopped and
+// repeats at most the one idempotent action it had recorded. Operators never write
+// records: their pause/resume/abort/rollback requests are queued commands the next tick
+// applies. Regions go in waves (fleet policy); a wave starts when the previous one has
+// finished, with at most Options::max_parallel regions at once.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/fleet/policy.hpp"
+#include "orchestrator/rollout/model.hpp"
+#include "orchestrator/rollout/ports.hpp"
+
+namespace pw::rollout {
+
+struct Options {
+  Millis provision_timeout = 10 * 60 * 1000;  // servers created and enrolled
+  Millis stage_timeout = 10 * 60 * 1000;      // every agent has staged the release
+  Millis verify_timeout = 5 * 60 * 1000;      // the health gate passes
+  // Analysis: fewer requests on the new servers is inconclusive; a step that is still
+  // inconclusive this long after its wait is over times out (and rolls back).
+  std::uint64_t min_requests = 20;
+  Millis inconclusive_grace = 2 * 60 * 1000;
+  double max_latency_ratio = 2.0;
+  std::uint64_t latency_floor_ms = 50;
+  int max_parallel = 4;   // regions of one wave in progress at once
+  int full_weight = 256;  // a region's whole traffic, spread over its servers
+};
+
+struct ReleaseInfo {
+  std::string app, version, target, sha256, urgency;
+  json::Value release = json::Value::object();  // the release description (custom.release)
+};
+
+class Engine {
+ public:
+  Engine(Ports ports, Options options = {}) : ports_(ports), options_(options) {}
+
+  // A new rollout of `release` to `regions` (every region of the policy when empty), in
+  // state pending; saved and audited. Errors name an unknown region or a release that
+  // cannot be routed (no service port).
+  Result<Rollout> create(const std::string& id, const ReleaseInfo& release,
+                         const fleet::Policy& policy, const std::vector<std::string>& regions,
+                         const std::string& actor);
+
+  // Applies queued commands, then moves every region on. Errors are the store's (the
+  // record could not be saved); everything else is handled inside (retry or roll back).
+  Status tick(Rollout& rollout, const fleet::Policy& policy);
+
+  // Region weights as they should be now for a region not in a rollout: its servers in
+  // service, sharing the full weight (after an HAProxy restart).
+  std::vector<Weight> steady_weights(const std::vector<ServerRef>& serving) const;
+
+  const Options& options() const { return options_; }
+
+ private:
+  struct Ctx;
+  Status apply_command(Rollout& rollout, const Command& command, std::string& outcome);
+  Status advance(Ctx& ctx);
+  Status on_provisioning(Ctx& ctx);
+  Status on_staging(Ctx& ctx);
+  Status on_verifying(Ctx& ctx);
+  Status on_shifting(Ctx& ctx);
+  Status on_baking(Ctx& ctx);
+  Status on_finalizing(Ctx& ctx);
+  Status on_rolling_back(Ctx& ctx);
+  // Checks the fresh servers when an interval has passed. nullopt: all passed (or not
+  // due); otherwise why the region must roll back ("" = failures, no verdict yet).
+  Result<std::optional<std::string>> check_health(Ctx& ctx, bool flapping_fails);
+  Status begin_rollback(Ctx& ctx, const std::string& reason);
+  Status retry(Ctx& ctx, const std::string& what, const std::string& error);
+  Status move(Ctx& ctx, RegionState to, const std::string& detail = "");
+  Status save_action(Ctx& ctx, const std::string& action);
+  std::vector<Weight> weights(const RegionRun& run, int percent) const;
+  void finish_rollout(Rollout& rollout);
+
+  Ports ports_;
+  Options options_;
+};
+
+}  // namespace pw::rollout

@@ -1,0 +1,122 @@
+// The rollout engine's side effects, behind small interfaces so that the engine's tables
+// are tested with in-memory fakes (tests/unit/orchestrator/rollout) and driven by the
+// real provider, agents, HAProxy and SQLite store in the controller
+// (orchestrator/controller/rollouts.cpp). Every operation is idempotent: after a crash
+// the engine repeats the action it had recorded as about to run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/errors/result.hpp"
+#include "common/json/json.hpp"
+#include "orchestrator/rollout/model.hpp"
+#include "orchestrator/traffic/haproxy.hpp"
+
+namespace pw::rollout {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Millis now() = 0;
+};
+
+// Servers of a region: the provider, the enrollment tokens and the store's server table.
+class Fleet {
+ public:
+  virtual ~Fleet() = default;
+  // The servers in service in `region` now: the ones a rollout replaces.
+  virtual Result<std::vector<ServerRef>> serving(const std::string& region) = 0;
+  // Creates servers 0..count-1 of the rollout under their deterministic names (the ones
+  // that exist already are returned as they are). `service` is left empty.
+  virtual Result<std::vector<ServerRef>> provision(const std::string& region,
+                                                   const std::string& rollout_id, int count) = 0;
+  virtual Result<bool> enrolled(const std::string& name) = 0;
+  // Gone for good (Ok if it is gone already), including a server the provider made but
+  // the store never heard of: the name is enough.
+  virtual Status decommission(const std::string& region, const ServerRef& server) = 0;
+  // `fresh` are now the region's servers in service; `previous` are retired.
+  virtual Status promote(const std::string& region, const std::vector<ServerRef>& fresh,
+                         const std::vector<ServerRef>& previous) = 0;
+};
+
+enum class StageState { staging, staged, failed };
+
+struct StageReport {
+  StageState state = StageState::staging;
+  std::string detail;
+};
+
+struct HealthReport {
+  bool healthy = false;
+  std::string detail;
+};
+
+// The agents on the servers (mutual TLS). An unreachable agent is an error result.
+class Agents {
+ public:
+  virtual ~Agents() = default;
+  // Asks the agent to stage the release (a no-op when it has it or is on it) and says
+  // where it is.
+  virtual Result<StageReport> stage(const ServerRef& server, const std::string& sha256) = 0;
+  // Starts the staged release's service on `port`; a no-op when it runs already.
+  virtual Status start(const ServerRef& server, const std::string& sha256, std::uint16_t port) = 0;
+  // The agent runs the release's health check on the server.
+  virtual Result<HealthReport> health(const ServerRef& server) = 0;
+  virtual Status stop(const ServerRef& server) = 0;
+};
+
+// The controller's own check of a service (HTTP or TCP to ServerRef::service), from the
+// release's health spec.
+class HealthProbe {
+ public:
+  virtual ~HealthProbe() = default;
+  virtual HealthReport probe(const std::string& service, const json::Value& health) = 0;
+};
+
+struct Weight {
+  std::string server, address;
+  int weight = 0;
+};
+
+// A region's HAProxy backend. Weights are absolute; `apply` adds missing servers.
+class Traffic {
+ public:
+  virtual ~Traffic() = default;
+  virtual Status apply(const std::string& backend, const std::vector<Weight>& weights) = 0;
+  // Drained (no new requests) and deleted; Ok when they are not there.
+  virtual Status remove(const std::string& backend, const std::vector<std::string>& servers) = 0;
+  virtual Result<std::vector<traffic::ServerStat>> stats(const std::string& backend) = 0;
+};
+
+// An operator's request, queued for the engine (which alone writes rollout records).
+struct Command {
+  std::int64_t id = 0;
+  std::string rollout_id;
+  std::string region;  // empty: every region of the rollout
+  std::string verb;    // pause | resume | abort | rollback
+  std::string actor;
+};
+
+class Records {
+ public:
+  virtual ~Records() = default;
+  // Durable when it returns (the engine calls it before each action).
+  virtual Status save(const Rollout& rollout) = 0;
+  virtual Result<std::vector<Command>> commands(const std::string& rollout_id) = 0;
+  virtual Status command_done(const Command& command, const std::string& outcome) = 0;
+  virtual Status audit(const std::string& actor, const std::string& action,
+                       const json::Value& inputs, const std::string& outcome) = 0;
+};
+
+struct Ports {
+  Clock* clock = nullptr;
+  Fleet* fleet = nullptr;
+  Agents* agents = nullptr;
+  HealthProbe* probe = nullptr;
+  Traffic* traffic = nullptr;
+  Records* records = nullptr;
+};
+
+}  // namespace pw::rollout
