@@ -3,35 +3,37 @@
 // state are separate controls: `set server ... state ready` does not restore a weight
 // that was set to 0 (DEPENDENCIES.md), so both are always set explicitly.
 //
-// Managed mode: write_config() makes a configuration with one frontend and one backend
+// Every Runtime action is idempotent where the rollout engine needs it to be (it repeats
+// actions after a crash): ensure_server converges on the requested server, and
+// remove_server of a server that is already gone succeeds.
+//
+// Managed mode: managed_config() makes a configuration with one frontend and one backend
 // per region on loopback (retries and redispatch on, so a server that dies costs at most
 // the request in flight), and Haproxy::start() runs and owns the process.
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/errors/result.hpp"
+#include "orchestrator/traffic/stat.hpp"
 
 namespace pw::traffic {
 
 struct RegionFrontend {
-  std::string region;  // backend "region_<name>"
-  std::string bind;    // 127.0.0.1:PORT clients use
+  std::string region;        // frontend "fe_<region>"
+  std::string bind;          // 127.0.0.1:PORT clients use
+  std::string backend = {};  // the fleet policy's backend; "" means "region_<region>"
 };
+
+// The backend name managed_config() gives a region.
+std::string backend_name(const RegionFrontend& region);
 
 // The managed configuration: a stats socket at level admin, one frontend and one
 // backend per region; servers are added at run time.
 std::string managed_config(const std::string& socket_path,
                            const std::vector<RegionFrontend>& regions);
-
-struct ServerStat {
-  std::string backend, server, status;  // status: UP, DOWN, MAINT, DRAIN, no check...
-  std::uint64_t weight = 0, sessions_total = 0, responses_5xx = 0, connection_errors = 0,
-                response_errors = 0;
-};
 
 class Runtime {
  public:
@@ -43,14 +45,24 @@ class Runtime {
   // `add server BACKEND/NAME ADDRESS weight W` (dynamic servers: no check), then enabled.
   Status add_server(const std::string& backend, const std::string& name, const std::string& address,
                     int weight);
+  // Converges on NAME at ADDRESS with WEIGHT, ready: added if absent (as add_server),
+  // removed and added again if it has another address (compared as text with HAProxy's
+  // `addr`, so give IP:PORT), else weight set and state ready. Errc::not_found when the
+  // backend does not exist.
+  Status ensure_server(const std::string& backend, const std::string& name,
+                       const std::string& address, int weight);
   Status set_weight(const std::string& backend, const std::string& name, int weight);
   // "ready", "drain" or "maint".
   Status set_state(const std::string& backend, const std::string& name, const std::string& state);
   // Puts it in maintenance and deletes it (HAProxy refuses while it has connections).
+  // Ok when the server is not there; Errc::not_found when the backend does not exist.
   Status remove_server(const std::string& backend, const std::string& name);
+  // The servers of BACKEND (empty when it has none or does not exist: see has_backend).
   Result<std::vector<ServerStat>> stats(const std::string& backend);
+  Result<bool> has_backend(const std::string& backend);
 
  private:
+  Result<StatTable> show_stat();
   std::string socket_;
 };
 
@@ -64,6 +76,8 @@ class Haproxy {
   Haproxy(const Haproxy&) = delete;
   Haproxy& operator=(const Haproxy&) = delete;
   long pid() const { return pid_; }
+  // False once the process has exited (it is reaped then; start a new one).
+  bool running();
 
  private:
   Haproxy() = default;

@@ -1,6 +1,7 @@
 // orchestrator/traffic against a real HAProxy (2.6, Debian) on loopback: a managed
 // configuration, servers added, weighted, drained and removed through the runtime API,
-// with real HTTP requests through the frontend showing where traffic goes.
+// with real HTTP requests through the frontend showing where traffic goes; the
+// idempotent actions the rollout engine repeats after a crash.
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -84,37 +85,40 @@ TEST_CASE(
   Backend old_server(200), new_server(203);
   std::uint16_t front = free_port();
   std::string socket_path = dir / "haproxy.sock";
-  pw::test::write_file(
-      dir / "haproxy.cfg",
-      pw::traffic::managed_config(socket_path, {{"bw", "127.0.0.1:" + std::to_string(front)}}));
+  pw::test::write_file(dir / "haproxy.cfg",
+                       pw::traffic::managed_config(
+                           socket_path, {{"bw", "127.0.0.1:" + std::to_string(front), "app_bw"}}));
   auto haproxy = pw::traffic::Haproxy::start(dir / "haproxy.cfg", socket_path);
   REQUIRE(haproxy.ok());
   Runtime runtime(socket_path);
 
-  REQUIRE(runtime.add_server("region_bw", "old", old_server.address(), 100).ok());
-  REQUIRE(runtime.add_server("region_bw", "new", new_server.address(), 0).ok());
+  REQUIRE(runtime.add_server("app_bw", "old", old_server.address(), 100).ok());
+  REQUIRE(runtime.add_server("app_bw", "new", new_server.address(), 0).ok());
   CHECK(send_requests(front, 20) == std::map<int, int>{{200, 20}});
 
   // 50/50, then everything to the new server: each change applies at once.
-  REQUIRE(runtime.set_weight("region_bw", "new", 100).ok());
+  REQUIRE(runtime.set_weight("app_bw", "new", 100).ok());
   auto mixed = send_requests(front, 40);
   CHECK(mixed[200] > 0);
   CHECK(mixed[203] > 0);
-  REQUIRE(runtime.set_weight("region_bw", "old", 0).ok());
+  REQUIRE(runtime.set_weight("app_bw", "old", 0).ok());
   CHECK(send_requests(front, 20) == std::map<int, int>{{203, 20}});
 
-  auto stats = runtime.stats("region_bw");
+  auto stats = runtime.stats("app_bw");
   REQUIRE(stats.ok());
   REQUIRE(stats->size() == 2);
   for (const auto& stat : *stats) {
     CHECK(stat.sessions_total > 0);
+    CHECK(stat.responses_2xx == stat.sessions_total);  // 200 and 203
+    CHECK(stat.responses_5xx == 0);
     CHECK(stat.weight == (stat.server == "new" ? 100u : 0u));
+    CHECK(stat.address == (stat.server == "new" ? new_server : old_server).address());
   }
 
   // The old server drained and removed; the new one keeps serving.
-  REQUIRE(runtime.set_state("region_bw", "old", "drain").ok());
-  REQUIRE(runtime.remove_server("region_bw", "old").ok());
-  stats = runtime.stats("region_bw");
+  REQUIRE(runtime.set_state("app_bw", "old", "drain").ok());
+  REQUIRE(runtime.remove_server("app_bw", "old").ok());
+  stats = runtime.stats("app_bw");
   REQUIRE(stats.ok());
   REQUIRE(stats->size() == 1);
   CHECK(stats->front().server == "new");
@@ -139,4 +143,86 @@ TEST_CASE("HAProxy's refusals come back as errors with its message; bad names ne
   CHECK_FALSE(runtime.set_state("region_bw", "s1", "up").ok());
   Runtime nowhere(dir / "missing.sock");
   CHECK(nowhere.command("show info").error().code == pw::Errc::io);
+}
+
+TEST_CASE("ensure_server and remove_server converge when repeated; has_backend") {
+  pw::test::TempDir dir;
+  Backend first(200), second(203);
+  std::uint16_t front = free_port();
+  std::string socket_path = dir / "haproxy.sock";
+  pw::test::write_file(dir / "haproxy.cfg",
+                       pw::traffic::managed_config(
+                           socket_path, {{"bw", "127.0.0.1:" + std::to_string(free_port())},
+                                         {"eu", "127.0.0.1:" + std::to_string(front), "app_eu"}}));
+  auto haproxy = pw::traffic::Haproxy::start(dir / "haproxy.cfg", socket_path);
+  REQUIRE(haproxy.ok());
+  Runtime runtime(socket_path);
+  auto server = [&](const std::string& name) {
+    auto stats = runtime.stats("app_eu");
+    REQUIRE(stats.ok());
+    for (const auto& stat : *stats) {
+      if (stat.server == name) return stat;
+    }
+    FAIL("no server " << name);
+    return pw::traffic::ServerStat{};
+  };
+
+  CHECK(*runtime.has_backend("region_bw"));
+  CHECK(*runtime.has_backend("app_eu"));
+  CHECK_FALSE(*runtime.has_backend("region_eu"));
+
+  // Added, then repeated with another weight: the same server, the new weight.
+  REQUIRE(runtime.ensure_server("app_eu", "s1", first.address(), 10).ok());
+  REQUIRE(runtime.ensure_server("app_eu", "s1", first.address(), 50).ok());
+  REQUIRE(runtime.stats("app_eu")->size() == 1);
+  CHECK(server("s1").weight == 50);
+  CHECK(send_requests(front, 5) == std::map<int, int>{{200, 5}});
+
+  // Drained with weight 0 (a step undone halfway): ready again with its weight.
+  REQUIRE(runtime.set_state("app_eu", "s1", "drain").ok());
+  REQUIRE(runtime.set_weight("app_eu", "s1", 0).ok());
+  CHECK_THAT(server("s1").status, Catch::Contains("DRAIN"));
+  REQUIRE(runtime.ensure_server("app_eu", "s1", first.address(), 20).ok());
+  CHECK(server("s1").weight == 20);
+  CHECK_THAT(server("s1").status, !Catch::Contains("DRAIN") && !Catch::Contains("MAINT"));
+
+  // A crash between `add server` and enabling it leaves it in maintenance.
+  REQUIRE(runtime.command("add server app_eu/s2 " + second.address() + " weight 5").ok());
+  CHECK_THAT(server("s2").status, Catch::Contains("MAINT"));
+  REQUIRE(runtime.ensure_server("app_eu", "s2", second.address(), 5).ok());
+  CHECK_THAT(server("s2").status, !Catch::Contains("MAINT"));
+  CHECK(server("s2").weight == 5);
+
+  // Another address: removed and added again, so traffic goes to the new address.
+  REQUIRE(runtime.remove_server("app_eu", "s2").ok());
+  REQUIRE(runtime.ensure_server("app_eu", "s1", second.address(), 20).ok());
+  CHECK(server("s1").address == second.address());
+  CHECK(send_requests(front, 5) == std::map<int, int>{{203, 5}});
+
+  auto missing = runtime.ensure_server("app_xx", "s1", first.address(), 1);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == pw::Errc::not_found);
+  CHECK(runtime.ensure_server("app_eu", "s1", first.address(), 300).error().code ==
+        pw::Errc::invalid_argument);
+
+  // Removing what is gone is fine; a backend that does not exist is not.
+  REQUIRE(runtime.remove_server("app_eu", "s1").ok());
+  REQUIRE(runtime.remove_server("app_eu", "s1").ok());
+  REQUIRE(runtime.remove_server("app_eu", "never").ok());
+  CHECK(runtime.stats("app_eu")->empty());
+  CHECK(runtime.remove_server("app_xx", "s1").error().code == pw::Errc::not_found);
+  Runtime nowhere(dir / "missing.sock");
+  CHECK(nowhere.remove_server("app_eu", "s1").error().code == pw::Errc::io);
+  CHECK(nowhere.has_backend("app_eu").error().code == pw::Errc::io);
+
+  // The controller notices a HAProxy that died.
+  CHECK((*haproxy)->running());
+  ::kill(static_cast<pid_t>((*haproxy)->pid()), SIGKILL);
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    stopped = !(*haproxy)->running();
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(stopped);
+  CHECK((*haproxy)->pid() == 0);
 }
