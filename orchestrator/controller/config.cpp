@@ -46,7 +46,7 @@ Result<Config> parse(const YAML::Node& root) {
   Config config;
   PW_TRY(only_keys(root, "",
                    {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes",
-                    "agent_binary", "servers_dir"}));
+                    "agent_binary", "servers_dir", "traffic", "rollout"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
@@ -72,6 +72,45 @@ Result<Config> parse(const YAML::Node& root) {
                     duration(text(audit["checkpoint_interval"]), "audit.checkpoint_interval"));
     }
   }
+  if (const auto traffic = root["traffic"]) {
+    PW_TRY(only_keys(traffic, "traffic", {"mode", "socket", "frontends"}));
+    if (traffic["mode"]) config.traffic_mode = text(traffic["mode"]);
+    if (config.traffic_mode != "managed" && config.traffic_mode != "attach") {
+      return make_error(Errc::invalid_argument, "traffic.mode: must be managed or attach");
+    }
+    if (traffic["socket"]) config.traffic_socket = text(traffic["socket"]);
+    if (const auto frontends = traffic["frontends"]) {
+      if (!frontends.IsMap()) {
+        return make_error(Errc::invalid_argument,
+                          "traffic.frontends: must map region names to ADDRESS:PORT");
+      }
+      for (const auto& entry : frontends) {
+        config.frontends[entry.first.as<std::string>()] = text(entry.second);
+      }
+    }
+  }
+  if (const auto rollout = root["rollout"]) {
+    PW_TRY(only_keys(rollout, "rollout",
+                     {"provision_timeout", "stage_timeout", "health_timeout", "min_requests",
+                      "inconclusive_grace", "max_parallel"}));
+    const std::pair<const char*, std::chrono::seconds*> durations[] = {
+        {"provision_timeout", &config.provision_timeout},
+        {"stage_timeout", &config.stage_timeout},
+        {"health_timeout", &config.health_timeout},
+        {"inconclusive_grace", &config.inconclusive_grace}};
+    for (const auto& [key, target] : durations) {
+      if (rollout[key]) {
+        PW_TRY_ASSIGN(*target, duration(text(rollout[key]), std::string("rollout.") + key));
+      }
+    }
+    if (rollout["min_requests"]) config.min_requests = rollout["min_requests"].as<std::uint64_t>();
+    if (rollout["max_parallel"]) {
+      config.max_parallel = rollout["max_parallel"].as<int>();
+      if (config.max_parallel < 1 || config.max_parallel > 100) {
+        return make_error(Errc::invalid_argument, "rollout.max_parallel: must be 1-100");
+      }
+    }
+  }
   const std::pair<const char*, const std::string*> required[] = {
       {"state_dir", &config.state_dir},
       {"manifests.repository", &config.repository},
@@ -82,6 +121,12 @@ Result<Config> parse(const YAML::Node& root) {
   }
   if (config.anchor.empty()) config.anchor = config.state_dir + "/audit-anchor";
   if (config.servers_dir.empty()) config.servers_dir = config.state_dir + "/servers";
+  if (config.traffic_socket.empty()) {
+    if (config.traffic_mode == "attach") {
+      return make_error(Errc::invalid_argument, "traffic.socket: is required in attach mode");
+    }
+    config.traffic_socket = config.state_dir + "/haproxy/admin.sock";
+  }
   PW_TRY(config.listen_endpoint());
   return config;
 }
@@ -99,6 +144,13 @@ Result<std::pair<std::string, std::uint16_t>> Config::listen_endpoint() const {
     return make_error(Errc::invalid_argument, "listen: '" + listen + "' must be ADDRESS:PORT");
   }
   return std::make_pair(listen.substr(0, colon), static_cast<std::uint16_t>(port));
+}
+
+std::string Config::url() const {
+  auto endpoint = listen_endpoint();
+  if (!endpoint.ok()) return {};
+  std::string host = endpoint->first == "0.0.0.0" ? "127.0.0.1" : endpoint->first;
+  return "https://" + host + ":" + std::to_string(endpoint->second);
 }
 
 Result<Config> load_config(const std::string& path) {

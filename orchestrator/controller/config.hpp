@@ -14,12 +14,25 @@
 //   agent_binary: /usr/lib/patchwave/patchwave-agent   # for the local provider
 //   servers_dir: /var/lib/patchwave/servers            # local servers (default
 //   <state_dir>/servers)
+//   traffic:                              # HAProxy: one frontend and backend per region
+//     mode: managed                       # managed (the controller runs it) | attach
+//     socket: /run/haproxy/admin.sock     # attach: that admin socket; managed: default
+//                                         # <state_dir>/haproxy/admin.sock
+//     frontends: {bw: 127.0.0.1:18081}    # managed: where each region's clients connect
+//   rollout:                              # the engine's limits (see rollout/engine.hpp)
+//     provision_timeout: 10m
+//     stage_timeout: 10m
+//     health_timeout: 5m
+//     min_requests: 20                    # fewer on the new servers: inconclusive
+//     inconclusive_grace: 2m
+//     max_parallel: 4
 //
 // Unknown keys are errors naming the key; durations are N s|m|h|d.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "common/errors/result.hpp"
@@ -38,8 +51,17 @@ struct Config {
   std::uint64_t max_request_bytes = 1u << 20;
   std::string agent_binary;
   std::string servers_dir;
+  std::string traffic_mode = "managed";
+  std::string traffic_socket;
+  std::map<std::string, std::string> frontends;  // region -> ADDRESS:PORT
+  std::chrono::seconds provision_timeout{600}, stage_timeout{600}, health_timeout{300},
+      inconclusive_grace{120};
+  std::uint64_t min_requests = 20;
+  int max_parallel = 4;
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
+  // https://HOST:PORT agents reach the controller at (0.0.0.0 becomes 127.0.0.1).
+  std::string url() const;
 };
 
 Result<Config> load_config(const std::string& path);

@@ -77,6 +77,11 @@ Result<std::unique_ptr<Controller>> Controller::open(const Config& config) {
   }
   PW_TRY_ASSIGN(auto key, crypto::PrivateKey::load(key_path));
   controller->signing_key_ = std::make_unique<crypto::PrivateKey>(std::move(key));
+  controller->rollouts_ = std::make_unique<Rollouts>(
+      controller->config_, *controller->store_, controller->mutex_, *controller->ca_,
+      net::TlsFiles{controller->ca_certificate(), controller->tls_certificate(),
+                    controller->tls_key()},
+      controller->config_.url());
   PW_TRY(controller->store_->audit().append(
       {"controller", "start", {{"name", config.name}, {"listen", config.listen}}, "ok"}));
   return controller;
@@ -238,6 +243,9 @@ net::Response Controller::handle(const net::Request& request) {
   }
   if (path.rfind("/v1/servers", 0) == 0)
     return servers_api(request, path, *role, info->names.common_name);
+  if (path == "/v1/rollouts" || path.rfind("/v1/rollouts/", 0) == 0) {
+    return rollouts_->handle(request, path, *role, info->names.common_name);
+  }
   return operator_api(request, *role);
 }
 
@@ -339,6 +347,14 @@ int run_serve(const Config& config, const std::string& log_format) {
   }
   log::info("listening", {{"address", options.address}, {"port", (*server)->port()}});
 
+  // The rollout engine's loop: ticks often, so that a decision to roll back reaches
+  // HAProxy within a fraction of a health interval.
+  std::thread engine([&c] {
+    while (g_signal.load() == 0) {
+      c.tick_rollouts();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   auto next_sync = std::chrono::steady_clock::now();
   auto next_checkpoint = std::chrono::steady_clock::now() + config.checkpoint_interval;
   while (g_signal.load() == 0) {
@@ -361,6 +377,7 @@ int run_serve(const Config& config, const std::string& log_format) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   log::info("stopping", {{"signal", g_signal.load()}});
+  engine.join();
   (*server)->stop();
   if (auto made = c.checkpoint_now(); !made.ok()) {
     log::warn("checkpoint_failed", {{"error", made.error().to_string()}});

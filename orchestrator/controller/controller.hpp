@@ -13,6 +13,7 @@
 //   POST /v1/sync                 release-engineer: sync now
 //   GET  /v1/audit/verify         any operator: the chain (and the anchors) checked
 //   GET  /v1/audit/events?from=N  any operator
+//   /v1/rollouts...               rollouts.hpp
 //
 // Operators are told apart by the role their certificate carries (orchestrator/ca).
 #pragma once
@@ -25,6 +26,7 @@
 #include "common/net/http.hpp"
 #include "orchestrator/ca/ca.hpp"
 #include "orchestrator/controller/config.hpp"
+#include "orchestrator/controller/rollouts.hpp"
 #include "orchestrator/controller/sync.hpp"
 #include "orchestrator/store/store.hpp"
 
@@ -39,6 +41,8 @@ class Controller {
   net::Response handle(const net::Request& request);
   Result<SyncResult> sync_now(const std::string& actor);
   Status checkpoint_now();
+  // One turn of the rollout engine (its own thread in run_serve).
+  void tick_rollouts() { rollouts_->tick(); }
 
   std::string tls_certificate() const { return config_.state_dir + "/tls/controller.crt"; }
   std::string tls_key() const { return config_.state_dir + "/tls/controller.key"; }
@@ -56,6 +60,7 @@ class Controller {
   std::unique_ptr<ca::ControllerCa> ca_;
   std::unique_ptr<crypto::PrivateKey> signing_key_;
   std::mutex mutex_;  // one store user at a time
+  std::unique_ptr<Rollouts> rollouts_;
 };
 
 // Runs until SIGTERM/SIGINT: sync and checkpoint timers, the HTTPS server.

@@ -49,10 +49,8 @@ Result<std::unique_ptr<providers::Provider>> provider_for(const Config& config,
 }
 
 providers::ProvisionContext context_of(const Config& config, const ca::ControllerCa& ca) {
-  auto endpoint = config.listen_endpoint();
-  std::string host = endpoint->first == "0.0.0.0" ? "127.0.0.1" : endpoint->first;
   providers::ProvisionContext context;
-  context.controller_url = "https://" + host + ":" + std::to_string(endpoint->second);
+  context.controller_url = config.url();
   context.controller_ca_file = ca.certificate_file();
   context.pinned_root_file = config.root;
   context.controller_name = config.name;
@@ -145,6 +143,26 @@ Status Servers::decommission(const json::Value& policy, const std::string& name,
                                      "?2 WHERE name = ?1"));
   update.bind(1, name).bind(2, log::now_rfc3339());
   return update.run();
+}
+
+Status Servers::decommission_unrecorded(const json::Value& policy, const std::string& region,
+                                        const std::string& name, const std::string& actor) {
+  const json::Value* spec = find_region(policy, region);
+  if (spec == nullptr) {
+    return make_error(Errc::not_found, "region '" + region + "' is not in the fleet policy");
+  }
+  PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  PW_TRY_ASSIGN(auto known, provider->list(region));
+  for (const auto& server : known) {
+    if (server.name != name) continue;
+    auto gone = provider->decommission(server);
+    PW_TRY(store_->audit().append({actor,
+                                   "servers.decommission",
+                                   {{"server", name}, {"unrecorded", true}},
+                                   gone.ok() ? "ok" : "failed: " + gone.error().to_string()}));
+    return gone;
+  }
+  return Ok{};
 }
 
 Result<json::Value> Servers::list(const std::string& region) {

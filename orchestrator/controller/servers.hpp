@@ -22,6 +22,10 @@ class Servers {
   Result<json::Value> provision(const json::Value& policy, const std::string& region, int count,
                                 const std::string& rollout, const std::string& actor);
   Status decommission(const json::Value& policy, const std::string& name, const std::string& actor);
+  // A server the provider may have made but the store has no row for (a crash between
+  // the two): asked of the provider by name, decommissioned if it is there.
+  Status decommission_unrecorded(const json::Value& policy, const std::string& region,
+                                 const std::string& name, const std::string& actor);
   Result<json::Value> list(const std::string& region);
   // The address the provider gave `name` (for its certificate), or "".
   std::string address_of(const std::string& name);

@@ -157,7 +157,10 @@ Result<json::Value> read_fleet(trust::Client& client, trust::MetadataSource& sou
     return Ok{};
   }));
   PW_TRY_ASSIGN(auto policy, fleet::parse_policy(text, name));
-  return policy.to_json();
+  // The verified text too: the rollout engine parses it again into the typed policy.
+  json::Value out = policy.to_json();
+  out["source"] = {{"target", name}, {"yaml", text}};
+  return out;
 }
 
 Result<SyncResult> run_sync(store::Store& store, const std::string& repository,

@@ -208,9 +208,15 @@ Result<Server> LocalProvider::provision_one(const std::string& region, const Ser
     PW_TRY(remove_dir(dir));
   }
   int r = options_.region_number != 0 ? options_.region_number : local_region_number(region);
-  PW_TRY_ASSIGN(std::string address, local_address(r, request.index));
-  PW_TRY(check_address_free(name, address + ":" + std::to_string(options_.port)));
-  return create(name, region, request, address, context);
+  // The server's own slot when it is free; otherwise the first free one, so that a
+  // region's new servers can run beside the old ones they replace.
+  for (int slot = request.index; slot <= kMaxIndex; ++slot) {
+    PW_TRY_ASSIGN(std::string address, local_address(r, slot));
+    auto free = check_address_free(name, address + ":" + std::to_string(options_.port));
+    if (free.ok()) return create(name, region, request, address, context);
+    if (free.error().code != Errc::conflict || slot == kMaxIndex) return std::move(free).error();
+  }
+  return make_error(Errc::limit, "no free address left in region " + region);
 }
 
 Status LocalProvider::check_address_free(const std::string& name, const std::string& listen) {

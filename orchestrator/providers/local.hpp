@@ -32,8 +32,8 @@ struct LocalOptions {
   std::string base_dir;      // made (0700) when missing
   std::string agent_binary;  // the patchwave-agent executable (its file name must say so)
   // R in 127.R.S.N: 1..254 for every region this provider serves; 0 derives R from the
-  // region's name (local_region_number). Two servers never share an address: provision
-  // refuses (conflict) and names the server holding it.
+  // region's name (local_region_number). Two servers never share an address: a server
+  // takes the slot of its index, or the next free one when another server holds it.
   int region_number = 0;
   int port = 7443;
   std::chrono::milliseconds stop_grace{10'000};  // decommission: SIGTERM, this, SIGKILL

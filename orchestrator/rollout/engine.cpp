@@ -101,6 +101,24 @@ std::vector<Weight> Engine::weights(const RegionRun& run, int percent) const {
   return out;
 }
 
+bool Engine::reapply(Rollout& rollout, RegionRun& run) {
+  (void)rollout;
+  switch (run.state) {
+    case RegionState::shifting:
+      run.action.clear();  // the step starts over: its weights and a fresh baseline
+      return true;
+    case RegionState::baking:
+    case RegionState::finalizing:
+      (void)ports_.traffic->apply(run.backend, weights(run, 100));
+      return true;
+    case RegionState::rolling_back:
+      run.action = "restore";  // old servers to full weight, new ones out (idempotent)
+      return true;
+    default:
+      return false;
+  }
+}
+
 Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   PW_TRY_ASSIGN(auto commands, ports_.records->commands(rollout.id));
   for (const auto& command : commands) {

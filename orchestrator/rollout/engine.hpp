@@ -62,6 +62,11 @@ class Engine {
   // service, sharing the full weight (after an HAProxy restart).
   std::vector<Weight> steady_weights(const std::vector<ServerRef>& serving) const;
 
+  // After HAProxy lost its servers (a restart): puts back what this region should have
+  // now, or arranges for the next tick to. False when the region has no traffic of its
+  // own yet (its servers in service are the caller's to restore).
+  bool reapply(Rollout& rollout, RegionRun& run);
+
   const Options& options() const { return options_; }
 
  private:

@@ -200,6 +200,8 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
     }
     if (!failure) failure = server.name + ": " + report.detail;
   }
+  // The counters are state: saved, so a restarted (or reloading) engine keeps them.
+  PW_TRY(ports_.records->save(ctx.rollout));
   if (failure) return std::optional<std::string>(std::string());
   return std::optional<std::string>{};
 }

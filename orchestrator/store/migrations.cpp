@@ -54,6 +54,15 @@ ALTER TABLE sync_state ADD COLUMN bundle TEXT NOT NULL DEFAULT '{}';
       {4, "verified fleet policy of the last sync", R"SQL(
 ALTER TABLE sync_state ADD COLUMN fleet TEXT NOT NULL DEFAULT 'null';
 )SQL"},
+      {5, "rollout engine records and operators' commands", R"SQL(
+ALTER TABLE rollout_regions ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE servers ADD COLUMN service TEXT NOT NULL DEFAULT '';
+CREATE TABLE rollout_commands (
+  id INTEGER PRIMARY KEY, rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  region TEXT NOT NULL, verb TEXT NOT NULL, actor TEXT NOT NULL, created_at TEXT NOT NULL,
+  done_at TEXT, outcome TEXT NOT NULL DEFAULT '');
+CREATE INDEX rollouts_by_state ON rollouts(state);
+)SQL"},
   };
   return list;
 }

@@ -102,6 +102,12 @@ struct World {
   pw::Status tick() {
     for (const auto& r : policy.regions) traffic.pump(r.backend, load);
     auto status = engine->tick(rollout, policy);
+    // Like the controller, the next tick starts from what was saved, not from memory.
+    if (status.ok() && !records.saves.empty()) {
+      auto saved = Rollout::from_json(records.saves.back());
+      REQUIRE(saved.ok());
+      rollout = *saved;
+    }
     note_states();
     clock.t += 1000;
     return status;

@@ -1,0 +1,113 @@
+// The rollout engine's ports (orchestrator/rollout/ports.hpp) on the controller's real
+// parts: the SQLite store, the providers through Servers, the agents over mutual TLS,
+// direct health probes, and HAProxy's runtime API. Each takes the controller's store
+// mutex only around its own store access, never across a network call it makes.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/net/http.hpp"
+#include "orchestrator/controller/config.hpp"
+#include "orchestrator/controller/servers.hpp"
+#include "orchestrator/rollout/ports.hpp"
+#include "orchestrator/store/store.hpp"
+#include "orchestrator/traffic/haproxy.hpp"
+
+namespace pw::controller {
+
+class SystemClock final : public rollout::Clock {
+ public:
+  rollout::Millis now() override;
+};
+
+// rollouts / rollout_regions / rollout_commands and the audit log.
+class StoreRecords final : public rollout::Records {
+ public:
+  StoreRecords(store::Store& store, std::mutex& mutex) : store_(&store), mutex_(&mutex) {}
+  Status save(const rollout::Rollout& rollout) override;
+  Result<std::vector<rollout::Command>> commands(const std::string& rollout_id) override;
+  Status command_done(const rollout::Command& command, const std::string& outcome) override;
+  Status audit(const std::string& actor, const std::string& action, const json::Value& inputs,
+               const std::string& outcome) override;
+
+  // Reading, for the API and the engine loop.
+  Result<std::vector<rollout::Rollout>> load(bool active_only);
+  Result<std::optional<rollout::Rollout>> load_one(const std::string& id);
+  Status queue(const rollout::Command& command);
+
+ private:
+  Result<rollout::Rollout> read(const std::string& id);
+  store::Store* store_;
+  std::mutex* mutex_;
+};
+
+// Servers of a region through the provider the fleet policy names.
+class ServerFleet final : public rollout::Fleet {
+ public:
+  ServerFleet(Servers& servers, store::Store& store, std::mutex& mutex)
+      : servers_(&servers), store_(&store), mutex_(&mutex) {}
+  void set_policy(const json::Value& policy) { policy_ = policy; }
+
+  Result<std::vector<rollout::ServerRef>> serving(const std::string& region) override;
+  Result<std::vector<rollout::ServerRef>> provision(const std::string& region,
+                                                    const std::string& rollout_id,
+                                                    int count) override;
+  Result<bool> enrolled(const std::string& name) override;
+  Status decommission(const std::string& region, const rollout::ServerRef& server) override;
+  Status promote(const std::string& region, const std::vector<rollout::ServerRef>& fresh,
+                 const std::vector<rollout::ServerRef>& previous) override;
+
+ private:
+  Servers* servers_;
+  store::Store* store_;
+  std::mutex* mutex_;
+  json::Value policy_;
+};
+
+class AgentPort final : public rollout::Agents {
+ public:
+  AgentPort(net::TlsFiles tls, std::string controller_url, store::Store& store, std::mutex& mutex)
+      : tls_(std::move(tls)), url_(std::move(controller_url)), store_(&store), mutex_(&mutex) {}
+  Result<rollout::StageReport> stage(const rollout::ServerRef& server,
+                                     const std::string& sha256) override;
+  Status start(const rollout::ServerRef& server, const std::string& sha256,
+               std::uint16_t port) override;
+  Result<rollout::HealthReport> health(const rollout::ServerRef& server) override;
+  Status stop(const rollout::ServerRef& server) override;
+
+ private:
+  net::TlsFiles tls_;
+  std::string url_;
+  store::Store* store_;
+  std::mutex* mutex_;
+};
+
+class DirectProbe final : public rollout::HealthProbe {
+ public:
+  rollout::HealthReport probe(const std::string& service, const json::Value& health) override;
+};
+
+// HAProxy's runtime API; in managed mode the controller also runs HAProxy itself and
+// starts it again when it dies (restarted() tells the engine to re-apply its weights).
+class HaproxyTraffic final : public rollout::Traffic {
+ public:
+  explicit HaproxyTraffic(const Config& config);
+  ~HaproxyTraffic() override;
+  // Managed mode: (re)writes the configuration for the policy's regions and (re)starts
+  // HAProxy when it is not running or the configuration changed. True when it did.
+  Result<bool> ensure_running(const json::Value& policy);
+
+  Status apply(const std::string& backend, const std::vector<rollout::Weight>& weights) override;
+  Status remove(const std::string& backend, const std::vector<std::string>& servers) override;
+  Result<std::vector<traffic::ServerStat>> stats(const std::string& backend) override;
+
+ private:
+  const Config* config_;
+  traffic::Runtime runtime_;
+  std::unique_ptr<traffic::Haproxy> haproxy_;
+  std::string written_;
+};
+
+}  // namespace pw::controller

@@ -1,0 +1,168 @@
+// The rollout engine's ports that reach over the network: agents, direct health probes
+// and HAProxy (rollout_ports.hpp).
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+
+#include "common/log/log.hpp"
+#include "common/net/http.hpp"
+#include "orchestrator/agent_client/agent_client.hpp"
+#include "orchestrator/controller/rollout_ports.hpp"
+#include "orchestrator/controller/sync.hpp"
+
+namespace pw::controller {
+namespace fs = std::filesystem;
+using rollout::ServerRef;
+
+namespace {
+
+std::string message_of(const agent_client::AgentReply& reply) {
+  if (reply.body.is_object() && reply.body.contains("error")) {
+    return reply.body["error"].value("message", "HTTP " + std::to_string(reply.status));
+  }
+  return "HTTP " + std::to_string(reply.status);
+}
+
+Result<std::pair<std::string, std::uint16_t>> split_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  unsigned port = 0;
+  if (colon == std::string::npos) {
+    return make_error(Errc::invalid_argument, "'" + address + "' is not HOST:PORT");
+  }
+  auto [end, ec] =
+      std::from_chars(address.data() + colon + 1, address.data() + address.size(), port);
+  if (ec != std::errc() || end != address.data() + address.size() || port == 0 || port > 65535) {
+    return make_error(Errc::invalid_argument, "'" + address + "' is not HOST:PORT");
+  }
+  return std::make_pair(address.substr(0, colon), static_cast<std::uint16_t>(port));
+}
+
+}  // namespace
+
+// --- AgentPort --------------------------------------------------------------------------
+
+Result<rollout::StageReport> AgentPort::stage(const ServerRef& server, const std::string& sha256) {
+  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  PW_TRY_ASSIGN(auto known, agent.release(sha256));
+  if (known.status == 200) {
+    std::string state = known.body.value("state", "");
+    if (state == "staged") return rollout::StageReport{rollout::StageState::staged, "staged"};
+    if (state != "failed") return rollout::StageReport{rollout::StageState::staging, state};
+    // A failed job: its error is the answer (the agent verified and refused).
+    std::string why = known.body.contains("error") ? known.body["error"].value("message", "failed")
+                                                   : std::string("failed");
+    return rollout::StageReport{rollout::StageState::failed, why};
+  }
+  if (known.status != 404) return make_error(Errc::io, server.name + ": " + message_of(known));
+  json::Value metadata;
+  {
+    std::lock_guard lock(*mutex_);
+    PW_TRY_ASSIGN(json::Value last, last_sync(*store_));
+    if (last.is_null()) return make_error(Errc::not_found, "no verified manifests yet");
+    metadata = last["metadata"];
+  }
+  PW_TRY_ASSIGN(auto asked, agent.stage(sha256, metadata, url_ + "/v1/artifacts/" + sha256));
+  if (asked.status >= 400 && asked.status < 500) {
+    return rollout::StageReport{rollout::StageState::failed, message_of(asked)};
+  }
+  if (asked.status >= 500) return make_error(Errc::io, server.name + ": " + message_of(asked));
+  return rollout::StageReport{rollout::StageState::staging, "requested"};
+}
+
+Status AgentPort::start(const ServerRef& server, const std::string& sha256, std::uint16_t port) {
+  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  PW_TRY_ASSIGN(auto started, agent.start(sha256, port));
+  if (started.status >= 300) return make_error(Errc::io, message_of(started));
+  return Ok{};
+}
+
+Result<rollout::HealthReport> AgentPort::health(const ServerRef& server) {
+  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  PW_TRY_ASSIGN(auto checked, agent.health());
+  if (checked.status != 200) return rollout::HealthReport{false, message_of(checked)};
+  return rollout::HealthReport{checked.body.value("healthy", false),
+                               checked.body.value("detail", "")};
+}
+
+Status AgentPort::stop(const ServerRef& server) {
+  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  PW_TRY_ASSIGN(auto stopped, agent.stop());
+  if (stopped.status >= 300) return make_error(Errc::io, message_of(stopped));
+  return Ok{};
+}
+
+// --- DirectProbe ------------------------------------------------------------------------
+
+rollout::HealthReport DirectProbe::probe(const std::string& service, const json::Value& health) {
+  auto address = split_address(service);
+  if (!address.ok()) return {false, address.error().to_string()};
+  auto timeout = std::chrono::milliseconds(health.value("timeout_ms", std::int64_t{1000}));
+  std::string kind = health.value("kind", "http");
+  if (kind == "http") {
+    auto code =
+        net::probe_http(address->first, address->second, health.value("path", "/"), timeout);
+    if (!code.ok()) return {false, code.error().to_string()};
+    return {*code >= 200 && *code < 300, "HTTP " + std::to_string(*code)};
+  }
+  if (kind == "tcp") {
+    auto open = net::probe_tcp(address->first, address->second, timeout);
+    return {open.ok(), open.ok() ? "connected" : open.error().to_string()};
+  }
+  return {true, "a command check runs on the agent only"};
+}
+
+// --- HaproxyTraffic ---------------------------------------------------------------------
+
+HaproxyTraffic::HaproxyTraffic(const Config& config)
+    : config_(&config), runtime_(config.traffic_socket) {}
+
+HaproxyTraffic::~HaproxyTraffic() = default;
+
+Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
+  if (config_->traffic_mode != "managed") return false;
+  std::vector<traffic::RegionFrontend> frontends;
+  if (policy.is_object() && policy.contains("regions")) {
+    for (const auto& region : policy["regions"]) {
+      std::string name = region.value("name", "");
+      auto bind = config_->frontends.find(name);
+      if (bind == config_->frontends.end()) continue;
+      frontends.push_back({name, bind->second, region.value("backend", "")});
+    }
+  }
+  std::string text = traffic::managed_config(config_->traffic_socket, frontends);
+  if (haproxy_ && haproxy_->running() && text == written_) return false;
+  if (haproxy_ && !haproxy_->running()) log::warn("haproxy_died", {});
+  haproxy_.reset();
+  std::string dir = fs::path(config_->traffic_socket).parent_path().string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::string path = dir + "/haproxy.cfg";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    if (!out) return make_error(Errc::io, path + ": cannot write");
+  }
+  PW_TRY_ASSIGN(haproxy_, traffic::Haproxy::start(path, config_->traffic_socket));
+  written_ = text;
+  log::info("haproxy_started", {{"pid", haproxy_->pid()}, {"regions", frontends.size()}});
+  return true;
+}
+
+Status HaproxyTraffic::apply(const std::string& backend,
+                             const std::vector<rollout::Weight>& weights) {
+  for (const auto& w : weights) {
+    PW_TRY(runtime_.ensure_server(backend, w.server, w.address, w.weight));
+  }
+  return Ok{};
+}
+
+Status HaproxyTraffic::remove(const std::string& backend, const std::vector<std::string>& servers) {
+  for (const auto& server : servers) PW_TRY(runtime_.remove_server(backend, server));
+  return Ok{};
+}
+
+Result<std::vector<traffic::ServerStat>> HaproxyTraffic::stats(const std::string& backend) {
+  return runtime_.stats(backend);
+}
+
+}  // namespace pw::controller

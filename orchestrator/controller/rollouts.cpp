@@ -1,0 +1,316 @@
+#include "orchestrator/controller/rollouts.hpp"
+
+#include <set>
+
+#include "common/crypto/hash.hpp"
+#include "common/log/log.hpp"
+#include "orchestrator/controller/sync.hpp"
+#include "orchestrator/rollout/plan.hpp"
+
+namespace pw::controller {
+namespace {
+
+net::Response reply(int status, const json::Value& body) {
+  return net::Response{status, "application/json", body.dump() + "\n", {}};
+}
+
+net::Response error_reply(int status, const std::string& code, const std::string& message) {
+  return reply(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+net::Response error_reply(const Error& error) {
+  int status = 500;
+  switch (error.code) {
+    case Errc::not_found:
+      status = 404;
+      break;
+    case Errc::invalid_argument:
+    case Errc::parse:
+      status = 400;
+      break;
+    case Errc::conflict:
+      status = 409;
+      break;
+    case Errc::permission:
+      status = 403;
+      break;
+    default:
+      break;
+  }
+  return error_reply(status, errc_name(error.code), error.to_string());
+}
+
+rollout::Options options_of(const Config& config) {
+  rollout::Options o;
+  o.provision_timeout = config.provision_timeout.count() * 1000;
+  o.stage_timeout = config.stage_timeout.count() * 1000;
+  o.verify_timeout = config.health_timeout.count() * 1000;
+  o.inconclusive_grace = config.inconclusive_grace.count() * 1000;
+  o.min_requests = config.min_requests;
+  o.max_parallel = config.max_parallel;
+  return o;
+}
+
+std::vector<std::string> regions_of(const json::Value& body) {
+  std::vector<std::string> out;
+  if (body.contains("regions") && body["regions"].is_array()) {
+    for (const auto& r : body["regions"]) {
+      if (r.is_string()) out.push_back(r.get<std::string>());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_mutex,
+                   const ca::ControllerCa& ca, net::TlsFiles tls, std::string controller_url)
+    : config_(&config),
+      store_(&store),
+      store_mutex_(&store_mutex),
+      servers_(config, store, ca),
+      records_(store, store_mutex),
+      fleet_(servers_, store, store_mutex),
+      agents_(std::move(tls), std::move(controller_url), store, store_mutex),
+      traffic_(config),
+      engine_(rollout::Ports{&clock_, &fleet_, &agents_, &probe_, &traffic_, &records_},
+              options_of(config)) {}
+
+Result<Rollouts::Policy> Rollouts::policy() {
+  json::Value last;
+  {
+    std::lock_guard lock(*store_mutex_);
+    PW_TRY_ASSIGN(last, last_sync(*store_));
+  }
+  if (last.is_null() || last["fleet"].is_null()) {
+    return make_error(Errc::not_found, "the manifests hold no verified fleet policy yet");
+  }
+  const json::Value& source = last["fleet"].value("source", json::Value::object());
+  std::string yaml = source.value("yaml", "");
+  if (!policy_ || yaml != policy_yaml_) {
+    PW_TRY_ASSIGN(auto typed, fleet::parse_policy(yaml, source.value("target", "fleet")));
+    policy_ = Policy{std::move(typed), last["fleet"]};
+    policy_yaml_ = yaml;
+  }
+  return *policy_;
+}
+
+Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
+                                                    const std::string& version) {
+  json::Value last;
+  {
+    std::lock_guard lock(*store_mutex_);
+    PW_TRY_ASSIGN(last, last_sync(*store_));
+  }
+  if (last.is_null()) return make_error(Errc::not_found, "no verified manifests yet");
+  std::vector<rollout::ReleaseInfo> found;
+  for (auto it = last["targets"].begin(); it != last["targets"].end(); ++it) {
+    const json::Value& entry = it.value();
+    if (!entry.contains("release")) continue;
+    const json::Value& release = entry["release"];
+    if (release.value("app", "") != app || release.value("version", "") != version) continue;
+    rollout::ReleaseInfo info;
+    info.app = app;
+    info.version = version;
+    info.target = it.key();
+    info.sha256 = entry["hashes"].value("sha256", "");
+    info.urgency = release.value("urgency", "routine");
+    info.release = release;
+    found.push_back(std::move(info));
+  }
+  if (found.empty()) {
+    return make_error(Errc::not_found, app + "@" + version +
+                                           ": no verified release of that app and version in "
+                                           "the manifests");
+  }
+  if (found.size() > 1) {
+    return make_error(Errc::conflict, app + "@" + version + ": " + std::to_string(found.size()) +
+                                          " targets describe that release; name one");
+  }
+  return found.front();
+}
+
+void Rollouts::tick() {
+  std::lock_guard engine_lock(engine_mutex_);
+  auto current = policy();
+  if (!current.ok()) return;
+  fleet_.set_policy(current->json);
+  auto restarted = traffic_.ensure_running(current->json);
+  if (!restarted.ok()) {
+    if (restarted.error().to_string() != last_error_) {
+      last_error_ = restarted.error().to_string();
+      log::error("haproxy_unavailable", {{"error", last_error_}});
+    }
+  }
+  auto active = records_.load(true);
+  if (!active.ok()) {
+    log::error("rollouts_unreadable", {{"error", active.error().to_string()}});
+    return;
+  }
+  if ((restarted.ok() && *restarted) || !traffic_reconciled_) {
+    reapply_traffic(*current, *active);
+  }
+  for (auto& r : *active) {
+    auto ticked = engine_.tick(r, current->typed);
+    if (!ticked.ok()) {
+      log::error("rollout_tick_failed", {{"rollout", r.id}, {"error", ticked.error().to_string()}});
+    }
+  }
+}
+
+void Rollouts::reapply_traffic(const Policy& policy, std::vector<rollout::Rollout>& active) {
+  // After HAProxy (re)starts it knows no servers: each region gets back what it should
+  // have. Regions in a rollout start their step over (a fresh baseline); the others get
+  // their servers in service at full weight.
+  std::set<std::string> in_rollout;
+  bool ok = true;
+  for (auto& r : active) {
+    for (auto& run : r.regions) {
+      if (engine_.reapply(r, run)) in_rollout.insert(run.region);
+    }
+    ok = records_.save(r).ok() && ok;
+  }
+  for (const auto& region : policy.typed.regions) {
+    if (in_rollout.count(region.name)) continue;
+    auto serving = fleet_.serving(region.name);
+    if (!serving.ok()) {
+      ok = false;
+      continue;
+    }
+    auto weights = engine_.steady_weights(*serving);
+    if (!weights.empty() && !traffic_.apply(region.backend, weights).ok()) ok = false;
+  }
+  traffic_reconciled_ = ok;
+}
+
+net::Response Rollouts::handle(const net::Request& request, const std::string& path,
+                               const std::string& role, const std::string& who) {
+  json::Value body = json::Value::object();
+  if (!request.body.empty()) {
+    auto parsed = json::parse(request.body);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return error_reply(400, "parse", "request body: expected a JSON object");
+    }
+    body = *parsed;
+  }
+  const std::string prefix = "/v1/rollouts";
+  std::string rest = path.substr(prefix.size());
+  if (rest == "/plan" && request.method == "POST") return plan(body);
+  if (rest.empty() && request.method == "POST") {
+    if (role != "release-engineer") {
+      return error_reply(403, "permission", "starting a rollout needs the release-engineer role");
+    }
+    return start(body, "operator:" + who);
+  }
+  if (rest.empty() && request.method == "GET") {
+    auto all = records_.load(false);
+    if (!all.ok()) return error_reply(all.error());
+    json::Value list = json::Value::array();
+    for (const auto& r : *all) list.push_back(r.to_json());
+    return reply(200, {{"rollouts", list}});
+  }
+  if (rest.size() < 2 || rest[0] != '/') return error_reply(404, "not_found", "no such endpoint");
+  auto slash = rest.find('/', 1);
+  std::string id = rest.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+  if (slash == std::string::npos) {
+    if (request.method != "GET") return error_reply(405, "method", "use GET");
+    auto one = records_.load_one(id);
+    if (!one.ok()) return error_reply(one.error());
+    if (!*one) return error_reply(404, "not_found", "no rollout " + id);
+    return reply(200, (*one)->detail_json());
+  }
+  if (request.method != "POST") return error_reply(405, "method", "use POST");
+  if (role != "release-engineer") {
+    return error_reply(403, "permission", "changing a rollout needs the release-engineer role");
+  }
+  return command(id, rest.substr(slash + 1), body, "operator:" + who);
+}
+
+net::Response Rollouts::plan(const json::Value& body) {
+  auto current = policy();
+  if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
+  auto release = find_release(body.value("app", ""), body.value("version", ""));
+  if (!release.ok()) return error_reply(release.error());
+  auto wanted = regions_of(body);
+  std::map<std::string, std::vector<rollout::ServerRef>> serving;
+  for (const auto& region : current->typed.regions) {
+    auto list = fleet_.serving(region.name);
+    if (list.ok()) serving[region.name] = *list;
+  }
+  auto made = rollout::plan(current->typed, *release, wanted, serving, engine_.options());
+  if (!made.ok()) return error_reply(made.error());
+  return reply(200, *made);
+}
+
+net::Response Rollouts::start(const json::Value& body, const std::string& who) {
+  auto current = policy();
+  if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
+  auto release = find_release(body.value("app", ""), body.value("version", ""));
+  if (!release.ok()) return error_reply(release.error());
+  auto wanted = regions_of(body);
+  std::lock_guard engine_lock(engine_mutex_);
+  auto active = records_.load(true);
+  if (!active.ok()) return error_reply(active.error());
+  for (const auto& region : current->typed.regions) {
+    bool included =
+        wanted.empty() || std::find(wanted.begin(), wanted.end(), region.name) != wanted.end();
+    if (!included) continue;
+    if (config_->traffic_mode == "managed" && !config_->frontends.count(region.name)) {
+      return error_reply(400, "invalid_argument",
+                         "traffic.frontends: the controller configuration has no frontend "
+                         "for region " +
+                             region.name);
+    }
+    for (const auto& r : *active) {
+      for (const auto& run : r.regions) {
+        if (run.region == region.name && !rollout::terminal(run.state)) {
+          return error_reply(409, "conflict",
+                             "region " + region.name + " is in rollout " + r.id + " already");
+        }
+      }
+    }
+  }
+  auto suffix = crypto::random_hex(4);
+  if (!suffix.ok()) return error_reply(suffix.error());
+  auto made = engine_.create("r" + *suffix, *release, current->typed, wanted, who);
+  if (!made.ok()) return error_reply(made.error());
+  return reply(201, made->detail_json());
+}
+
+net::Response Rollouts::command(const std::string& id, const std::string& verb,
+                                const json::Value& body, const std::string& who) {
+  static const std::set<std::string> verbs = {"pause", "resume", "abort", "rollback"};
+  if (!verbs.count(verb)) {
+    return error_reply(404, "not_found",
+                       "no such action '" + verb + "': pause, resume, abort or rollback");
+  }
+  auto one = records_.load_one(id);
+  if (!one.ok()) return error_reply(one.error());
+  if (!*one) return error_reply(404, "not_found", "no rollout " + id);
+  if (rollout::terminal((*one)->state)) {
+    return error_reply(409, "conflict",
+                       "rollout " + id + " has finished (" + rollout::name((*one)->state) + ")");
+  }
+  std::string region = body.value("region", "");
+  if (!region.empty() && (*one)->find(region) == nullptr) {
+    return error_reply(404, "not_found", "rollout " + id + " has no region " + region);
+  }
+  if (verb == "rollback") {
+    bool possible = false;
+    for (const auto& run : (*one)->regions) {
+      if (!region.empty() && run.region != region) continue;
+      possible |=
+          run.state == rollout::RegionState::shifting || run.state == rollout::RegionState::baking;
+    }
+    if (!possible) {
+      return error_reply(409, "conflict",
+                         "nothing to roll back to: a rollback needs a region that is shifting "
+                         "traffic or baking (its old servers still kept); use abort before that");
+    }
+  }
+  rollout::Command queued{0, id, region, verb, who};
+  if (auto saved = records_.queue(queued); !saved.ok()) return error_reply(saved.error());
+  return reply(202, {{"rollout", id}, {"region", region}, {"queued", verb}});
+}
+
+}  // namespace pw::controller

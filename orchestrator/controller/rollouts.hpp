@@ -1,0 +1,67 @@
+// The controller's rollouts: the engine (orchestrator/rollout) on real ports, its loop,
+// and the operator API:
+//
+//   POST /v1/rollouts/plan          any operator: {app, version, regions?} -> the plan
+//   POST /v1/rollouts               release-engineer: start {app, version, regions?}
+//   GET  /v1/rollouts               any operator: every rollout, newest last
+//   GET  /v1/rollouts/{id}          any operator: one rollout, every region in detail
+//   POST /v1/rollouts/{id}/{verb}   release-engineer: pause|resume|abort|rollback
+//                                   {region?}; queued for the engine (202)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/net/http.hpp"
+#include "orchestrator/controller/rollout_ports.hpp"
+#include "orchestrator/rollout/engine.hpp"
+
+namespace pw::controller {
+
+class Rollouts {
+ public:
+  Rollouts(const Config& config, store::Store& store, std::mutex& store_mutex,
+           const ca::ControllerCa& ca, net::TlsFiles tls, std::string controller_url);
+
+  // One turn of the engine loop: the verified policy, HAProxy (started or restarted and
+  // its weights re-applied), then every active rollout.
+  void tick();
+
+  net::Response handle(const net::Request& request, const std::string& path,
+                       const std::string& role, const std::string& who);
+
+ private:
+  struct Policy {
+    fleet::Policy typed;
+    json::Value json;
+  };
+  Result<Policy> policy();
+  Result<rollout::ReleaseInfo> find_release(const std::string& app, const std::string& version);
+  void reapply_traffic(const Policy& policy, std::vector<rollout::Rollout>& active);
+  net::Response plan(const json::Value& body);
+  net::Response start(const json::Value& body, const std::string& who);
+  net::Response command(const std::string& id, const std::string& verb, const json::Value& body,
+                        const std::string& who);
+
+  const Config* config_;
+  store::Store* store_;
+  std::mutex* store_mutex_;
+  Servers servers_;
+  SystemClock clock_;
+  StoreRecords records_;
+  ServerFleet fleet_;
+  AgentPort agents_;
+  DirectProbe probe_;
+  HaproxyTraffic traffic_;
+  rollout::Engine engine_;
+  std::mutex engine_mutex_;  // the loop and `start` (which checks for overlapping rollouts)
+  std::string policy_yaml_;
+  std::optional<Policy> policy_;
+  bool traffic_reconciled_ = false;
+  std::string last_error_;
+};
+
+}  // namespace pw::controller
