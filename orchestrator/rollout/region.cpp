@@ -357,6 +357,14 @@ Status Engine::on_rolling_back(Ctx& ctx) {
         return retry(ctx, "restore", removed.error().to_string());
       }
     }
+    // When the decision was taken (state_since) and when HAProxy had the old weights
+    // back: scripts/bench rollout reads this pair.
+    PW_TRY(ports_.records->audit("controller", "rollout.traffic_restored",
+                                 {{"rollout", ctx.rollout.id},
+                                  {"region", run.region},
+                                  {"decided_at_ms", run.state_since},
+                                  {"restored_at_ms", ports_.clock->now()}},
+                                 "ok"));
     PW_TRY(save_action(ctx, "decommission"));
   }
   // Every server this rollout may have created, by its deterministic name: one whose
