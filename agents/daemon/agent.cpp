@@ -1,5 +1,7 @@
 #include "agents/daemon/agent.hpp"
 
+#include <arpa/inet.h>
+
 #include <filesystem>
 
 #include "common/log/log.hpp"
@@ -15,12 +17,31 @@ net::Response to_response(const Reply& reply) {
 
 Reply not_found(const std::string& what) { return error_reply(make_error(Errc::not_found, what)); }
 
-std::string substitute_port(const std::string& arg, std::uint16_t port) {
-  std::string out = arg;
-  for (auto at = out.find("{port}"); at != std::string::npos; at = out.find("{port}")) {
-    out.replace(at, 6, std::to_string(port));
+std::string substitute(std::string arg, const std::string& key, const std::string& value) {
+  for (auto at = arg.find(key); at != std::string::npos; at = arg.find(key, at + value.size())) {
+    arg.replace(at, key.size(), value);
   }
-  return out;
+  return arg;
+}
+
+// The host part of the agent's own listen address: the address its service listens on
+// (the local provider gives every server its own 127.R.S.N).
+std::string listen_host(const AgentConfig& config) {
+  auto endpoint = config.listen_endpoint();
+  return endpoint.ok() ? endpoint->first : "127.0.0.1";
+}
+
+// Where health checks connect: the listen host, or loopback when that is a wildcard.
+std::string probe_host(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return v4.s_addr == htonl(INADDR_ANY) ? "127.0.0.1" : host;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_UNSPECIFIED(&v6) ? "::1" : host;
+  }
+  return "127.0.0.1";
 }
 
 json::Value service_json(const ServiceStatus& status) {
@@ -96,15 +117,36 @@ Reply Agent::start_service(const std::string& body) {
     }
     port = static_cast<std::uint16_t>(value.get<std::uint64_t>());
   }
+  const std::string host = listen_host(config_);
+  // One start or stop at a time, so a repeated start cannot race the first one.
+  std::lock_guard control(control_mutex_);
+  {
+    auto current = supervisor_.status();
+    std::lock_guard lock(mutex_);
+    if (current.state == ServiceStatus::State::running && current.name == sha && running_ &&
+        running_->sha256 == sha && port_ == port) {
+      // The controller repeats a start it could not see answered: already done.
+      json::Value out = service_json(current);
+      out["port"] = port_;
+      out["host"] = host;
+      out["already_running"] = true;
+      return {200, out};
+    }
+  }
   ServiceSpec spec;
   spec.name = sha;
   spec.working_dir = staged->path;
-  for (const auto& arg : description.run.argv) spec.argv.push_back(substitute_port(arg, port));
+  for (const auto& arg : description.run.argv) {
+    spec.argv.push_back(
+        substitute(substitute(arg, "{port}", std::to_string(port)), "{host}", host));
+  }
   spec.env = description.run.env;
   if (!spec.env.count("PATH")) spec.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   spec.env["PATCHWAVE_RELEASE"] = sha;
   spec.env["PATCHWAVE_APP"] = description.app;
   spec.env["PATCHWAVE_VERSION"] = description.version.text;
+  spec.env["HOST"] = host;
+  spec.env["PATCHWAVE_HOST"] = host;
   if (port != 0) spec.env["PORT"] = std::to_string(port);
   spec.log_dir = config_.state_dir + "/logs/" + sha;
   spec.log_cap_bytes = config_.service_log_cap_bytes;
@@ -120,13 +162,17 @@ Reply Agent::start_service(const std::string& body) {
     env_ = spec.env;
     last_health_.reset();
   }
-  log::info("service_started", {{"release", sha}, {"pid", started->pid}, {"port", port}});
+  log::info("service_started",
+            {{"release", sha}, {"pid", started->pid}, {"host", host}, {"port", port}});
   json::Value out = service_json(*started);
   out["port"] = port;
+  out["host"] = host;
+  out["already_running"] = false;
   return {200, out};
 }
 
 Reply Agent::stop_service() {
+  std::lock_guard control(control_mutex_);
   auto stopped = supervisor_.stop(std::chrono::milliseconds(config_.stop_grace_ms));
   if (!stopped.ok()) return error_reply(stopped.error());
   log::info("service_stopped", {{"release", stopped->name}});
@@ -156,7 +202,8 @@ Reply Agent::health() {
                        : " (code " + std::to_string(service.exit_code.value_or(-1)) + ")")
             : "no service is running";
   } else {
-    result = run_health_check(running->description.health, port, running->path, env);
+    result = run_health_check(running->description.health, probe_host(listen_host(config_)), port,
+                              running->path, env);
   }
   {
     std::lock_guard lock(mutex_);
@@ -166,6 +213,7 @@ Reply Agent::health() {
 }
 
 Reply Agent::decommission() {
+  std::lock_guard control(control_mutex_);
   auto stopped = supervisor_.stop(std::chrono::milliseconds(config_.stop_grace_ms));
   releases_.wipe();
   std::error_code ignored;
@@ -176,7 +224,10 @@ Reply Agent::decommission() {
   return {200, {{"decommissioned", true}, {"name", identity_.common_name}}};
 }
 
-void Agent::shutdown() { (void)supervisor_.stop(std::chrono::milliseconds(config_.stop_grace_ms)); }
+void Agent::shutdown() {
+  std::lock_guard control(control_mutex_);
+  (void)supervisor_.stop(std::chrono::milliseconds(config_.stop_grace_ms));
+}
 
 net::Response Agent::handle(const net::Request& request) {
   if (decommissioned()) {

@@ -3,7 +3,9 @@
 //   GET  /v1/status               identity, staged releases, jobs, service, last health
 //   PUT  /v1/releases/{sha256}    stage a release (asynchronous; 202, then see status)
 //   GET  /v1/releases/{sha256}    one release: staged, or its job's progress and error
-//   POST /v1/service/start        {"release": SHA256, "port": N?}
+//   POST /v1/service/start        {"release": SHA256, "port": N?}; repeating the start of
+//                                 the running release on the same port answers 200
+//                                 with its status ("already_running": true)
 //   POST /v1/service/stop
 //   GET  /v1/health               run the running release's health check now
 //   POST /v1/decommission         stop, wipe releases, logs and keys, exit
@@ -49,7 +51,8 @@ class Agent {
   Identity identity_;
   Releases releases_;
   Supervisor supervisor_;
-  mutable std::mutex mutex_;  // running_, port_, last_health_
+  std::mutex control_mutex_;  // one start, stop or decommission at a time
+  mutable std::mutex mutex_;  // running_, port_, env_, last_health_
   std::optional<StagedRelease> running_;
   std::uint16_t port_ = 0;
   std::map<std::string, std::string> env_;

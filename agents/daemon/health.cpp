@@ -16,8 +16,8 @@ json::Value HealthResult::to_json() const {
           {"checked_at", checked_at}};
 }
 
-HealthResult run_health_check(const release::HealthCheck& check, std::uint16_t port,
-                              const std::string& release_dir,
+HealthResult run_health_check(const release::HealthCheck& check, const std::string& host,
+                              std::uint16_t port, const std::string& release_dir,
                               const std::map<std::string, std::string>& env) {
   HealthResult result;
   result.kind = release::health_kind_name(check.kind);
@@ -26,7 +26,7 @@ HealthResult run_health_check(const release::HealthCheck& check, std::uint16_t p
   auto start = std::chrono::steady_clock::now();
   switch (check.kind) {
     case release::HealthCheck::Kind::http: {
-      auto status = net::probe_http("127.0.0.1", port, check.path, timeout);
+      auto status = net::probe_http(host, port, check.path, timeout);
       if (status.ok()) {
         result.healthy = *status >= 200 && *status < 300;
         result.detail = "HTTP " + std::to_string(*status);
@@ -36,7 +36,7 @@ HealthResult run_health_check(const release::HealthCheck& check, std::uint16_t p
       break;
     }
     case release::HealthCheck::Kind::tcp: {
-      auto connected = net::probe_tcp("127.0.0.1", port, timeout);
+      auto connected = net::probe_tcp(host, port, timeout);
       result.healthy = connected.ok();
       result.detail = connected.ok() ? "connected" : connected.error().to_string();
       break;

@@ -1,8 +1,10 @@
 # patchwave-agent as a daemon, black box: a real agent process on loopback with test
 # certificates, a stand-in controller (fake_controller.py) for enrollment and artifacts,
 # and curl as the controller's client. Enrollment, mutual TLS (and its refusals),
-# staging verified releases (resumed downloads, idempotence, tampering), starting,
-# health-checking and stopping a tiny service, restart, decommission.
+# staging verified releases (resumed downloads, idempotence, tampering), starting
+# (idempotent; on the agent's own address), health-checking and stopping a tiny service,
+# restart, decommission. Like a server of the local provider, the agent listens on a
+# loopback address of its own ($AHOST) and its service must listen there too.
 #   agent_daemon.sh PATCHWAVE PATCHWAVE_AGENT
 here=$(cd "$(dirname "$0")" && pwd)
 AGENT_BIN=$2
@@ -20,8 +22,9 @@ trap cleanup EXIT
 make_pki pki
 
 # --- a signed repository with a few releases -------------------------------------
-# service_tarball FILE KIND: bin/demo-service, a small HTTP service on $PORT whose
-# /healthz answers 200 (or 500 when HEALTH=bad); bin/crash exits 3 at once.
+# service_tarball FILE: bin/demo-service, a small HTTP service on $HOST:$PORT whose
+# /healthz answers 200 (or 500 when HEALTH=bad); bin/crash exits 3 at once;
+# bin/demo_service.py, tests/support/demo_service.py (the packaged test service).
 service_tarball() {
   local src
   src=$(mktemp -d "$WORK/src-XXXXXX")
@@ -35,11 +38,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200 if ok else 500); self.end_headers()
         self.wfile.write(("%s %s\n" % (os.environ["PATCHWAVE_APP"], os.environ["PATCHWAVE_VERSION"])).encode())
     def log_message(self, *a): pass
-print("listening on", os.environ["PORT"], flush=True)
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+print("listening on", os.environ["HOST"], os.environ["PATCHWAVE_HOST"], os.environ["PORT"], flush=True)
+http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), H).serve_forever()
 PY
+  cp "$here/../support/demo_service.py" "$src/bin/demo_service.py"
   printf '#!/bin/sh\necho "cannot start: no database" >&2\nexit 3\n' >"$src/bin/crash"
-  chmod 755 "$src/bin/demo-service" "$src/bin/crash"
+  chmod 755 "$src/bin/demo-service" "$src/bin/crash" "$src/bin/demo_service.py"
   head -c 200000 /dev/urandom >"$src/payload.bin"   # big enough to cut a download
   tar -czf "$1" -C "$src" .
   rm -rf "$src"
@@ -58,6 +62,7 @@ release 1.0.2 bin/demo-service            # its served artifact is swapped below
 release 1.0.3 bin/missing                 # argv[0] not in the artifact
 release 1.0.4 bin/crash                   # exits at once
 release 1.0.5 bin/demo-service --env HEALTH=bad   # never healthy
+release 1.0.6 'bin/demo_service.py --host {host} --port {port} --version 1.0.6'  # {host} in argv
 pw release sign repo --key keys/alice >/dev/null
 pw release sign repo --key keys/carol >/dev/null
 pw release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
@@ -86,10 +91,11 @@ start_controller() {  # extra args
   CPORT=$(cat ctl/port)
 }
 start_controller --cut-after 50000
+AHOST=127.0.3.7   # the agent's own loopback address, as the local provider gives (127.R.S.N)
 APORT=$(free_port)
 write_config() {  # STATE_DIR URL_HOST [name]
   cat >"$1.json" <<JSON
-{"name": "${3:-agent-1}", "state_dir": "$WORK/$1", "listen": "127.0.0.1:$APORT",
+{"name": "${3:-agent-1}", "state_dir": "$WORK/$1", "listen": "$AHOST:$APORT",
  "controller_url": "https://$2:$CPORT", "controller_ca": "$WORK/pki/ca.pem",
  "pinned_root": "$WORK/repo/metadata/1.root.json", "enrollment_token_file": "$WORK/token",
  "max_request_bytes": 262144, "startup_window_ms": 700, "stop_grace_ms": 3000,
@@ -110,11 +116,14 @@ start_agent() {  # CONFIG: starts the agent, waits until it listens
   return 1
 }
 
+# The agent's certificate (issued by fake_controller.py) names IP 127.0.0.1: curl checks
+# that name and connects to $AHOST.
+TO_AGENT=(--connect-to "127.0.0.1:$APORT:$AHOST:$APORT")
 # api METHOD PATH [curl args]: as the controller; stdout = body, then the HTTP status.
 api() {
   local method=$1 path=$2; shift 2
   curl -sS --path-as-is -X "$method" --cacert pki/ca.pem --cert pki/controller.pem \
-    --key pki/controller.key -w '\n%{http_code}' "$@" "https://127.0.0.1:$APORT$path"
+    --key pki/controller.key -w '\n%{http_code}' "${TO_AGENT[@]}" "$@" "https://127.0.0.1:$APORT$path"
 }
 # status_is CODE: the last line of $WORK/out
 status_is() { [ "$(tail -n1 "$WORK/out")" = "$1" ]; }
@@ -169,7 +178,7 @@ tls_refused() {  # NAME CURL-ARGS...: the request gets no HTTP answer
   local name=$1; shift
   TESTS=$((TESTS + 1))
   local code
-  code=$(curl -sS -o /dev/null -w '%{http_code}' "$@" 2>"$WORK/err" || true)
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "${TO_AGENT[@]}" "$@" 2>"$WORK/err" || true)
   if [ "$code" = 000 ]; then echo "ok   $name"; else
     echo "FAIL $name: got HTTP $code"; FAILURES=$((FAILURES + 1)); fi
 }
@@ -181,7 +190,7 @@ tls_refused "certificate from the right CA but not the controller's: refused" --
   --cert pki/impostor.pem --key pki/impostor.key "$URL"
 tls_refused "the agent's certificate does not match another host name" --cacert pki/ca.pem \
   --cert pki/controller.pem --key pki/controller.key \
-  --resolve "wrong.example:$APORT:127.0.0.1" "https://wrong.example:$APORT/v1/status"
+  --resolve "wrong.example:$APORT:$AHOST" "https://wrong.example:$APORT/v1/status"
 
 # --- staging -----------------------------------------------------------------------
 body 1.0.1 >put-1.0.1.json
@@ -221,7 +230,7 @@ call "encoded path tricks: 400" 400 PUT "/v1/releases/%2e%2e%2f%2e%2e%2fetc" --d
 call "unknown endpoint: 404" 404 GET "/v1/nothing"
 call "wrong method: 405" 405 DELETE "/v1/status"
 
-for v in 1.0.4 1.0.5; do
+for v in 1.0.4 1.0.5 1.0.6; do
   body $v >put.json
   api PUT "/v1/releases/${SHA[$v]}" --data-binary @put.json >/dev/null 2>&1 || true
   check "release $v staged beside the first" is "$(wait_release "${SHA[$v]}")" staged
@@ -237,15 +246,31 @@ for _ in $(seq 50); do
     cp "$WORK/out" "$WORK/resp"; healthy=yes; break; fi
   sleep 0.1
 done
-check "health check passes (HTTP GET on the port the agent gave)" is "$healthy" yes
+check "health check passes (HTTP GET on the host and port the agent gave)" is "$healthy" yes
 check "... with timings" test "$(json_field 'd["elapsed_ms"]')" -ge 0
+check "the service got HOST and PATCHWAVE_HOST: the agent's own address" \
+  grep -qx "listening on $AHOST $AHOST $SPORT" "state/logs/${SHA[1.0.1]}/stdout.log"
+check "... it listens there, not on 127.0.0.1" \
+  bash -c "curl -sf http://$AHOST:$SPORT/healthz && ! curl -s http://127.0.0.1:$SPORT/healthz"
+call "status before a repeated start" 200 GET /v1/status
+SERVICE_PID=$(json_field 'd["service"]["pid"]' || true)
+call "the same start again: 200 (the controller may repeat it)" 200 POST /v1/service/start \
+  --data-binary "{\"release\":\"${SHA[1.0.1]}\",\"port\":$SPORT}"
+check "... a no-op: the same pid" is "$(json_field 'd["pid"]')" "$SERVICE_PID"
+check "... saying it was already running" is "$(json_field 'd["already_running"]')" True
+check "... not started twice" is "$(json_field 'd["starts"]')" 1
+check "... still running" is "$(json_field 'd["state"]')" running
 call "status shows the running service and the last health" 200 GET /v1/status
 check "... running" is "$(json_field 'd["service"]["state"]')" running
 check "... healthy" is "$(json_field 'd["health"]["healthy"]')" True
 call "starting a second service while one runs: 409" 409 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.5]}\"}"
+call "the running release on another port: 409" 409 POST /v1/service/start \
+  --data-binary "{\"release\":\"${SHA[1.0.1]}\",\"port\":$(free_port)}"
+call "... the first one still runs, same pid" 200 GET /v1/status
+check "... same pid" is "$(json_field 'd["service"]["pid"]')" "$SERVICE_PID"
 call "stop the service" 200 POST /v1/service/stop
 check "... stopped" is "$(json_field 'd["state"]')" stopped
-check "... nothing listens on its port" bash -c "! curl -s http://127.0.0.1:$SPORT/healthz"
+check "... nothing listens on its port" bash -c "! curl -s http://$AHOST:$SPORT/healthz"
 call "health after stop: 503" 503 GET /v1/health
 
 call "a service that exits at once: start fails" 500 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.4]}\",\"port\":$SPORT}"
@@ -260,6 +285,34 @@ done
 check "... and its health check fails: 503" status_is_resp 503
 check "... saying why" bash -c "grep -q 'HTTP 500' '$WORK/resp'"
 call "stop it" 200 POST /v1/service/stop
+
+# tests/support/demo_service.py, told its address through {host} and {port} in argv.
+call "a release with {host} and {port} in its argv: starts" 200 POST /v1/service/start \
+  --data-binary "{\"release\":\"${SHA[1.0.6]}\",\"port\":$SPORT}"
+SERVICE_PID=$(json_field 'd["pid"]' || true)
+check "... argv got the agent's address" \
+  bash -c "tr '\\0' ' ' </proc/$SERVICE_PID/cmdline | grep -qF -- '--host $AHOST --port $SPORT --version 1.0.6'"
+healthy=no
+for _ in $(seq 50); do
+  if api GET /v1/health >"$WORK/out" 2>/dev/null && status_is 200; then healthy=yes; break; fi
+  sleep 0.1
+done
+check "... healthy on $AHOST" is "$healthy" yes
+check "... serves its version there" is "$(curl -s "http://$AHOST:$SPORT/")" "demo-service 1.0.6"
+call "... the same start again: 200, same pid" 200 POST /v1/service/start \
+  --data-binary "{\"release\":\"${SHA[1.0.6]}\",\"port\":$SPORT}"
+check "... same pid" is "$(json_field 'd["pid"]')" "$SERVICE_PID"
+kill -KILL "$SERVICE_PID" 2>/dev/null || true
+for _ in $(seq 50); do
+  api GET /v1/status >"$WORK/resp" 2>/dev/null || true
+  [ "$(json_field 'd["service"]["state"]' 2>/dev/null)" = exited ] && break
+  sleep 0.1
+done
+call "the same start after the service died: starts it again" 200 POST /v1/service/start \
+  --data-binary "{\"release\":\"${SHA[1.0.6]}\",\"port\":$SPORT}"
+check "... a new pid" test "$(json_field 'd["pid"]')" != "$SERVICE_PID"
+check "... not reported as already running" is "$(json_field 'd["already_running"]')" False
+call "stop it" 200 POST /v1/service/stop
 call "starting a release that is not staged: 404" 404 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.2]}\"}"
 
 # --- restart: same identity, same releases, no new enrollment ----------------------------
@@ -269,12 +322,12 @@ check "SIGTERM stops the agent cleanly" test "$code" = 0
 check "agent restarts" start_agent state.json
 call "status after restart" 200 GET /v1/status
 check "... same certificate (no new enrollment)" is "$(json_field 'd["agent"]["certificate_sha256"]')" "$FINGERPRINT"
-check "... releases still staged" is "$(json_field 'len(d["releases"])')" 3
+check "... releases still staged" is "$(json_field 'len(d["releases"])')" 4
 check "... the controller granted one enrollment" test "$(grep -c 'POST /v1/enroll 200' ctl/controller-requests.log)" = 1
 
 # --- decommission ----------------------------------------------------------------------
 call "start the service again" 200 POST /v1/service/start --data-binary "{\"release\":\"${SHA[1.0.1]}\",\"port\":$SPORT}"
-SERVICE_PID=$(json_field 'd["pid"]')
+SERVICE_PID=$(json_field 'd["pid"]' || true)
 call "decommission" 200 POST /v1/decommission
 wait "$AGENT_PID"; code=$?
 check "the agent exits 0" test "$code" = 0
