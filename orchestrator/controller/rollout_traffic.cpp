@@ -129,14 +129,34 @@ Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
       frontends.push_back({name, bind->second, region.value("backend", "")});
     }
   }
+  if (frontends.empty()) return false;  // no region routed through HAProxy: none to run
   std::string text = traffic::managed_config(config_->traffic_socket, frontends);
   if (haproxy_ && haproxy_->running() && text == written_) return false;
+  std::string dir = fs::path(config_->traffic_socket).parent_path().string();
+  std::string path = dir + "/haproxy.cfg", pid_file = dir + "/haproxy.pid";
+  if (!haproxy_) {
+    // A controller that crashed left its HAProxy serving: take it over if it runs the
+    // configuration we would write, so clients never notice the restart.
+    std::ifstream pid_in(pid_file);
+    long pid = 0;
+    std::ifstream config_in(path, std::ios::binary);
+    std::string on_disk((std::istreambuf_iterator<char>(config_in)),
+                        std::istreambuf_iterator<char>());
+    if (pid_in >> pid) {
+      auto adopted = traffic::Haproxy::adopt(pid, path);
+      if (adopted && on_disk == text) {
+        haproxy_ = std::move(adopted);
+        written_ = text;
+        log::info("haproxy_adopted", {{"pid", pid}});
+        return false;
+      }
+      adopted.reset();  // a stale one with another configuration: stopped
+    }
+  }
   if (haproxy_ && !haproxy_->running()) log::warn("haproxy_died", {});
   haproxy_.reset();
-  std::string dir = fs::path(config_->traffic_socket).parent_path().string();
   std::error_code ec;
   fs::create_directories(dir, ec);
-  std::string path = dir + "/haproxy.cfg";
   {
     std::ofstream out(path, std::ios::trunc);
     out << text;
@@ -144,6 +164,10 @@ Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
   }
   PW_TRY_ASSIGN(haproxy_, traffic::Haproxy::start(path, config_->traffic_socket));
   written_ = text;
+  {
+    std::ofstream out(pid_file, std::ios::trunc);
+    out << haproxy_->pid() << "\n";
+  }
   log::info("haproxy_started", {{"pid", haproxy_->pid()}, {"regions", frontends.size()}});
   return true;
 }

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -86,9 +88,46 @@ Result<std::unique_ptr<Haproxy>> Haproxy::start(const std::string& config_path,
   return make_error(Errc::io, "haproxy did not open its runtime socket " + socket_path);
 }
 
+namespace {
+
+// Is `pid` haproxy started with `-f config_path`? (Its /proc command line.)
+bool runs_config(long pid, const std::string& config_path) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < cmdline.size();) {
+    auto end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    args.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  bool is_haproxy = !args.empty() && args[0].find("haproxy") != std::string::npos;
+  for (std::size_t i = 0; is_haproxy && i + 1 < args.size(); ++i) {
+    if (args[i] == "-f" && args[i + 1] == config_path) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::unique_ptr<Haproxy> Haproxy::adopt(long pid, const std::string& config_path) {
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0 || !runs_config(pid, config_path)) {
+    return nullptr;
+  }
+  std::unique_ptr<Haproxy> haproxy(new Haproxy());
+  haproxy->pid_ = pid;
+  haproxy->adopted_ = true;
+  return haproxy;
+}
+
 bool Haproxy::running() {
   if (pid_ <= 0) return false;
   auto pid = static_cast<pid_t>(pid_);
+  if (adopted_) {
+    if (::kill(pid, 0) == 0) return true;
+    pid_ = 0;
+    return false;
+  }
   pid_t rc = ::waitpid(pid, nullptr, WNOHANG);
   if (rc == 0) return true;
   if (rc < 0 && errno == EINTR) return true;
@@ -100,6 +139,13 @@ Haproxy::~Haproxy() {
   if (pid_ <= 0) return;
   auto pid = static_cast<pid_t>(pid_);
   ::kill(pid, SIGTERM);
+  if (adopted_) {  // not our child: it is reaped by init
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+    return;
+  }
   for (int i = 0; i < 100; ++i) {
     if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

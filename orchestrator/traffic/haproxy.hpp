@@ -72,6 +72,10 @@ class Haproxy {
  public:
   static Result<std::unique_ptr<Haproxy>> start(const std::string& config_path,
                                                 const std::string& socket_path);
+  // The HAProxy a previous controller started with `config_path` and left running (it
+  // crashed): taken over, so traffic keeps flowing across a controller restart. nullptr
+  // when `pid` is not alive or is not haproxy running that configuration.
+  static std::unique_ptr<Haproxy> adopt(long pid, const std::string& config_path);
   ~Haproxy();
   Haproxy(const Haproxy&) = delete;
   Haproxy& operator=(const Haproxy&) = delete;
@@ -82,6 +86,7 @@ class Haproxy {
  private:
   Haproxy() = default;
   long pid_ = 0;
+  bool adopted_ = false;  // not our child: no waitpid, liveness by kill(pid, 0)
 };
 
 }  // namespace pw::traffic
