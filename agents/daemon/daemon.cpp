@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -39,7 +40,20 @@ int run_daemon(const AgentConfig& config) {
     log::error("bad_configuration", {{"error", valid.error().to_string()}});
     return 1;
   }
+  // A controller that cannot be reached (restarting, say) is waited for, with backoff;
+  // a refusal or a bad identity ends the agent.
   auto agent = Agent::create(config);
+  for (auto wait = std::chrono::milliseconds(250);
+       !agent.ok() && agent.error().code == Errc::io && g_signal.load() == 0;
+       wait = std::min(wait * 2, std::chrono::milliseconds(5000))) {
+    log::warn("controller_unreachable",
+              {{"error", agent.error().to_string()}, {"retry_in_ms", wait.count()}});
+    for (auto slept = std::chrono::milliseconds(0); slept < wait && g_signal.load() == 0;
+         slept += std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    agent = Agent::create(config);
+  }
   if (!agent.ok()) {
     log::error("start_failed", {{"error", agent.error().to_string()}});
     return 1;

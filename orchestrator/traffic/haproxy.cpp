@@ -63,6 +63,9 @@ Result<std::unique_ptr<Haproxy>> Haproxy::start(const std::string& config_path,
   posix_spawn_file_actions_addopen(&files, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0600);
   posix_spawn_file_actions_adddup2(&files, 1, 2);
+  // Nothing else of the controller's: HAProxy outlives a controller killed with -9, and
+  // must not keep its listening socket or its database open.
+  posix_spawn_file_actions_addclosefrom_np(&files, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
