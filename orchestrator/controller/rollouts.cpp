@@ -77,21 +77,25 @@ Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_
               options_of(config)) {}
 
 Result<Rollouts::Policy> Rollouts::policy() {
-  json::Value last;
+  std::lock_guard cache_lock(policy_mutex_);  // the engine loop and the API both ask
+  std::string text;
   {
     std::lock_guard lock(*store_mutex_);
-    PW_TRY_ASSIGN(last, last_sync(*store_));
+    PW_TRY_ASSIGN(text, last_fleet_text(*store_));
   }
-  if (last.is_null() || last["fleet"].is_null()) {
+  if (policy_ && text == policy_text_) return *policy_;  // parsed once per new policy
+  json::ParseLimits limits;
+  limits.max_bytes = 64u << 20;
+  limits.allow_floats = true;  // max_error_rate; this JSON is never signed
+  PW_TRY_ASSIGN(json::Value fleet, json::parse(text, limits));
+  if (fleet.is_null()) {
     return make_error(Errc::not_found, "the manifests hold no verified fleet policy yet");
   }
-  const json::Value& source = last["fleet"].value("source", json::Value::object());
-  std::string yaml = source.value("yaml", "");
-  if (!policy_ || yaml != policy_yaml_) {
-    PW_TRY_ASSIGN(auto typed, fleet::parse_policy(yaml, source.value("target", "fleet")));
-    policy_ = Policy{std::move(typed), last["fleet"]};
-    policy_yaml_ = yaml;
-  }
+  const json::Value& source = fleet.value("source", json::Value::object());
+  PW_TRY_ASSIGN(auto typed,
+                fleet::parse_policy(source.value("yaml", ""), source.value("target", "fleet")));
+  policy_ = Policy{std::move(typed), fleet};
+  policy_text_ = text;
   return *policy_;
 }
 

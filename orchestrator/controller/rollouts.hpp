@@ -58,7 +58,8 @@ class Rollouts {
   HaproxyTraffic traffic_;
   rollout::Engine engine_;
   std::mutex engine_mutex_;  // the loop and `start` (which checks for overlapping rollouts)
-  std::string policy_yaml_;
+  std::mutex policy_mutex_;  // policy_ and policy_text_
+  std::string policy_text_;
   std::optional<Policy> policy_;
   bool traffic_reconciled_ = false;
   std::string last_error_;

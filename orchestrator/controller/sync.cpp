@@ -221,6 +221,13 @@ Result<SyncResult> sync(store::Store& store, const std::string& repository,
   return result;
 }
 
+Result<std::string> last_fleet_text(store::Store& store) {
+  PW_TRY_ASSIGN(store::Statement query,
+                store.db().prepare("SELECT fleet FROM sync_state WHERE id = 1"));
+  PW_TRY_ASSIGN(bool row, query.step());
+  return row ? query.text(0) : std::string("null");
+}
+
 Result<json::Value> last_sync(store::Store& store) {
   PW_TRY_ASSIGN(store::Statement query,
                 store.db().prepare("SELECT revision, synced_at, targets, bundle, fleet FROM "

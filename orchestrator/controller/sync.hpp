@@ -53,5 +53,8 @@ Result<SyncResult> sync(store::Store& store, const std::string& repository,
 // The last good sync: {"revision", "synced_at", "targets": {...}, "metadata": {...},
 // "fleet": POLICY-or-null}, or null before the first one.
 Result<json::Value> last_sync(store::Store& store);
+// Only the fleet policy of the last good sync, as stored (JSON text; "null" without one):
+// cheap enough for the rollout engine to ask on every turn.
+Result<std::string> last_fleet_text(store::Store& store);
 
 }  // namespace pw::controller

@@ -286,6 +286,9 @@ Status Engine::save_action(Ctx& ctx, const std::string& action) {
 
 Status Engine::move(Ctx& ctx, RegionState to, const std::string& detail) {
   RegionState from = ctx.run.state;
+  // The instant of the transition, not of the tick's start: actions before it (starting
+  // services, checking health) take time that must not count against the next state.
+  ctx.now = ports_.clock->now();
   PW_TRY(transition(ctx.run, to, ctx.now));
   PW_TRY(ports_.records->save(ctx.rollout));
   return ports_.records->audit("controller", "rollout.region",

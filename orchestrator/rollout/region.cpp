@@ -1,5 +1,6 @@
 // One region's path through a rollout: what each state does on a tick (engine.hpp).
 #include <algorithm>
+#include <future>
 #include <set>
 
 #include "orchestrator/rollout/context.hpp"
@@ -45,6 +46,25 @@ std::vector<traffic::ServerStat> stats_from(const json::Value& value) {
     stat.server_aborts = s.value("srv_abrt", std::uint64_t{0});
     stat.response_time_ms = s.value("rtime", std::uint64_t{0});
     out.push_back(std::move(stat));
+  }
+  return out;
+}
+
+// fn(server) for every server, at most 16 at a time, results in the servers' order: a
+// region's servers are started and checked together, not one after another (an agent
+// answers a start only once the service has come up).
+template <typename F>
+auto each_server(const std::vector<ServerRef>& servers, F fn) {
+  using T = decltype(fn(servers.front()));
+  std::vector<T> out;
+  constexpr std::size_t kAtOnce = 16;
+  for (std::size_t begin = 0; begin < servers.size(); begin += kAtOnce) {
+    std::vector<std::future<T>> running;
+    for (std::size_t i = begin; i < std::min(servers.size(), begin + kAtOnce); ++i) {
+      running.push_back(
+          std::async(std::launch::async, [&fn, &servers, i] { return fn(servers[i]); }));
+    }
+    for (auto& result : running) out.push_back(result.get());
   }
   return out;
 }
@@ -128,8 +148,12 @@ Status Engine::on_staging(Ctx& ctx) {
   if (run.action == "stage") {
     std::size_t staged = 0;
     std::string waiting;
-    for (const auto& server : run.fresh) {
-      auto report = ports_.agents->stage(server, ctx.rollout.sha256);
+    auto reports = each_server(run.fresh, [&](const ServerRef& server) {
+      return ports_.agents->stage(server, ctx.rollout.sha256);
+    });
+    for (std::size_t i = 0; i < run.fresh.size(); ++i) {
+      const auto& server = run.fresh[i];
+      auto& report = reports[i];
       if (!report.ok()) {
         waiting = server.name + ": " + report.error().to_string();
         continue;
@@ -154,11 +178,13 @@ Status Engine::on_staging(Ctx& ctx) {
     }
     PW_TRY(save_action(ctx, "start"));
   }
-  for (const auto& server : run.fresh) {
-    auto started = ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
-    if (!started.ok()) {
-      return begin_rollback(
-          ctx, server.name + ": the service did not start: " + started.error().to_string());
+  auto started = each_server(run.fresh, [&](const ServerRef& server) {
+    return ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
+  });
+  for (std::size_t i = 0; i < run.fresh.size(); ++i) {
+    if (!started[i].ok()) {
+      return begin_rollback(ctx, run.fresh[i].name + ": the service did not start: " +
+                                     started[i].error().to_string());
     }
   }
   run.health_streak.clear();
@@ -175,7 +201,7 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
   run.last_health = ctx.now;
   const json::Value& spec = ctx.rollout.release.value("health", json::Value::object());
   std::optional<std::string> failure;
-  for (const auto& server : run.fresh) {
+  auto reports = each_server(run.fresh, [&](const ServerRef& server) {
     HealthReport report;
     auto agent = ports_.agents->health(server);
     if (!agent.ok()) {
@@ -187,6 +213,11 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
       report = ports_.probe->probe(server.service, spec);
       if (!report.healthy) report.detail = "controller: " + report.detail;
     }
+    return report;
+  });
+  for (std::size_t i = 0; i < run.fresh.size(); ++i) {
+    const auto& server = run.fresh[i];
+    const HealthReport& report = reports[i];
     if (report.healthy) {
       ++run.health_streak[server.name];
       run.healthy_once[server.name] = true;

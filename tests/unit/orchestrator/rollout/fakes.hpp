@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -84,8 +85,10 @@ struct FakeAgents : Agents {
     return true;
   };
   std::map<std::string, int> health_calls;
+  std::mutex mutex;  // the engine calls a region's agents in parallel
 
   Result<StageReport> stage(const ServerRef& s, const std::string&) override {
+    std::lock_guard lock(mutex);
     if (dead.count(s.name)) return make_error(Errc::io, "connection refused");
     if (stage_fails.count(s.name)) {
       return StageReport{StageState::failed, "targets: signature threshold not met"};
@@ -94,16 +97,19 @@ struct FakeAgents : Agents {
     return StageReport{n >= 2 ? StageState::staged : StageState::staging, "downloading"};
   }
   Status start(const ServerRef& s, const std::string&, std::uint16_t) override {
+    std::lock_guard lock(mutex);
     if (dead.count(s.name)) return make_error(Errc::io, "connection refused");
     ++started[s.name];
     return Ok{};
   }
   Result<HealthReport> health(const ServerRef& s) override {
+    std::lock_guard lock(mutex);
     if (dead.count(s.name)) return make_error(Errc::io, "connection refused");
     bool ok = healthy(s.name, ++health_calls[s.name]);
     return HealthReport{ok, ok ? "200" : "503"};
   }
   Status stop(const ServerRef& s) override {
+    std::lock_guard lock(mutex);
     stopped.insert(s.name);
     return Ok{};
   }
