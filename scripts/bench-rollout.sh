@@ -288,7 +288,7 @@ def phases(a):
              "bake_time": 0 if first_deployment else a.bake_ms}
     n = len(next((r["fresh"] for r in reversed(rows) if r["fresh"]), []))
     print(json.dumps({"phases": out, "configured_waits_ms": waits,
-                      "startup_window_total_ms": a.startup_window_ms * n,
+                      "startup_window_total_ms": a.startup_window_ms * ((n + 15) // 16),  # 16 at once
                       "servers": n, "first_deployment": first_deployment,
                       "audit_transitions": len(transitions),
                       "state_since_lag_ms": lag,
@@ -591,7 +591,7 @@ for name, p in (("First deployment", a), ("Replacement", b)):
     waits = sum(p["configured_waits_ms"].values())
     total = sum(r["wall_ms"] for r in p["phases"])
     rest = total - waits - p["startup_window_total_ms"]
-    text = "%s: %.1f s in all; configured waits %.1f s (%s); the agents' startup windows %.1f s (%d servers x 1 s, one after another); the rest %.1f s (%.2f s per server: provisioning and enrolling, downloads, health checks, HAProxy, retiring)." % (
+    text = "%s: %.1f s in all; configured waits %.1f s (%s); the agents' startup windows %.1f s (%d servers started together, at most 16 at once, 1 s each); the rest %.1f s (%.2f s per server: provisioning and enrolling, downloads, health checks, HAProxy, retiring)." % (
         name, total / 1000, waits / 1000,
         ", ".join("%s %.0f s" % (k, v / 1000) for k, v in p["configured_waits_ms"].items() if v),
         p["startup_window_total_ms"] / 1000, p["servers"], rest / 1000, rest / 1000 / max(1, p["servers"]))

@@ -18,7 +18,7 @@ setup_rollouts bw:1 by:2 nw:2
 release 1.0.0
 BW=${FRONT[bw]}; BY=${FRONT[by]}; NW=${FRONT[nw]}
 check "the controller starts and syncs" start_controller
-check "... and runs HAProxy with a frontend per region" grep -q '"event":"haproxy_started"' controller.log
+check "... and runs HAProxy with a frontend per region" wait_log '"event":"haproxy_started"'
 operators
 
 # --- plan, then the first rollout into empty regions ---------------------------------
@@ -102,6 +102,30 @@ code=0; timeout 180 "$PW_BIN" rollout status "$RID4" --watch >watch4.txt 2>&1 ||
 if [ "$code" = 1 ] && grep -q "health gate" watch4.txt; then echo "ok   ... rolled back at the health gate"; else
   echo "FAIL ... exit $code"; cat watch4.txt; FAILURES=$((FAILURES + 1)); fi
 check "nw still serves 1.0.1" serves "$NW" 1.0.1
+
+# --- operators: pause, resume, abort; a rollback needs something to roll back to --------
+check "rollout start 1.0.1 again, by only" pw rollout start demo-service@1.0.1 --regions by
+RID5=$(latest_rollout)
+check "rollout pause" pw rollout pause "$RID5"
+expect_out "... queued" "pause of rollout $RID5 queued"
+wait_paused() { for _ in $(seq 100); do pw rollout status "$RID5" | grep -q '\[paused\]' && return 0; sleep 0.1; done; return 1; }
+check "... status shows it paused" wait_paused
+refuse "a viewer may not abort" "HTTP 403" pw rollout abort "$RID5" --cert vera.crt --key vera.key
+refuse "a region the rollout does not have is named" "has no region nw" pw rollout abort "$RID5" --region nw
+check "rollout resume" pw rollout resume "$RID5"
+check "rollout abort" pw rollout abort "$RID5"
+TESTS=$((TESTS + 1))
+code=0; timeout 120 "$PW_BIN" rollout status "$RID5" --watch >watch5.txt 2>&1 || code=$?
+if [ "$code" = 1 ] && grep -q "reason: aborted by operator:rita" watch5.txt; then echo "ok   ... aborted, and says by whom"; else
+  echo "FAIL ... exit $code"; tail -5 watch5.txt; FAILURES=$((FAILURES + 1)); fi
+refuse "a finished rollout takes no more commands" "has finished (aborted)" pw rollout resume "$RID5"
+check "by still serves 1.0.1" serves "$BY" 1.0.1
+
+# --- HAProxy dies: the controller starts it again and puts every weight back ------------
+kill -9 "$(cat state/haproxy/haproxy.pid)"
+back() { for _ in $(seq 100); do serves "$1" 1.0.1 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+for port in $BW $BY $NW; do check "after HAProxy was killed, :$port serves 1.0.1 again" back "$port"; done
+check "... the controller noticed and restarted it" wait_log '"event":"haproxy_died"'
 
 # --- nothing leaked, everything audited ------------------------------------------------
 check "every server is in service or decommissioned, six agents run" leak_free 6

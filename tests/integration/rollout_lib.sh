@@ -91,6 +91,9 @@ start_controller() {
   return 1
 }
 
+# wait_log TEXT: the controller's log says so within 30 s.
+wait_log() { for _ in $(seq 300); do grep -qF -- "$1" controller.log && return 0; sleep 0.1; done; return 1; }
+
 operators() {
   [ -f rita.crt ] && return 0
   pw ca issue-operator --dir state/ca --name rita --role release-engineer --out rita >/dev/null
