@@ -4,11 +4,13 @@
 // mutex only around its own store access, never across a network call it makes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "common/net/http.hpp"
+#include "orchestrator/agent_client/agent_client.hpp"
 #include "orchestrator/controller/config.hpp"
 #include "orchestrator/controller/servers.hpp"
 #include "orchestrator/rollout/ports.hpp"
@@ -78,6 +80,9 @@ class AgentPort final : public rollout::Agents {
   Status stop(const rollout::ServerRef& server) override;
 
  private:
+  std::shared_ptr<agent_client::AgentClient> client_for(const rollout::ServerRef& server);
+  std::mutex clients_mutex_;
+  std::map<std::string, std::shared_ptr<agent_client::AgentClient>> clients_;
   net::TlsFiles tls_;
   std::string url_;
   store::Store* store_;

@@ -41,8 +41,23 @@ Result<std::pair<std::string, std::uint16_t>> split_address(const std::string& a
 
 // --- AgentPort --------------------------------------------------------------------------
 
+std::shared_ptr<agent_client::AgentClient> AgentPort::client_for(const ServerRef& server) {
+  // One client per agent: its TLS context (the controller's key and certificate, the CA)
+  // is built once, not on every call. The engine calls one server's agent from one
+  // thread at a time; the lock guards the map only.
+  std::lock_guard lock(clients_mutex_);
+  if (clients_.size() > 1024) clients_.clear();  // servers come and go; in use stay alive
+  auto& slot = clients_[server.agent];
+  if (!slot) {
+    slot =
+        std::make_shared<agent_client::AgentClient>(tls_, server.agent, std::chrono::seconds(10));
+  }
+  return slot;
+}
+
 Result<rollout::StageReport> AgentPort::stage(const ServerRef& server, const std::string& sha256) {
-  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  auto client = client_for(server);
+  agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto known, agent.release(sha256));
   if (known.status == 200) {
     std::string state = known.body.value("state", "");
@@ -70,14 +85,16 @@ Result<rollout::StageReport> AgentPort::stage(const ServerRef& server, const std
 }
 
 Status AgentPort::start(const ServerRef& server, const std::string& sha256, std::uint16_t port) {
-  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  auto client = client_for(server);
+  agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto started, agent.start(sha256, port));
   if (started.status >= 300) return make_error(Errc::io, message_of(started));
   return Ok{};
 }
 
 Result<rollout::HealthReport> AgentPort::health(const ServerRef& server) {
-  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  auto client = client_for(server);
+  agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto checked, agent.health());
   if (checked.status != 200) return rollout::HealthReport{false, message_of(checked)};
   return rollout::HealthReport{checked.body.value("healthy", false),
@@ -85,7 +102,8 @@ Result<rollout::HealthReport> AgentPort::health(const ServerRef& server) {
 }
 
 Status AgentPort::stop(const ServerRef& server) {
-  agent_client::AgentClient agent(tls_, server.agent, std::chrono::seconds(10));
+  auto client = client_for(server);
+  agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto stopped, agent.stop());
   if (stopped.status >= 300) return make_error(Errc::io, message_of(stopped));
   return Ok{};
