@@ -9,9 +9,9 @@ source "$here/lib.sh"
 source "$here/agent/pki.sh"
 source "$here/rollout_lib.sh"
 
-setup_rollouts bw:1
+setup_rollouts cr:1  # its own loopback addresses: other tests may run meanwhile
 release 1.0.0
-BW=${FRONT[bw]}
+BW=${FRONT[cr]}
 check "the controller starts" start_controller
 operators
 check "first rollout of 1.0.0" pw rollout start demo-service@1.0.0
@@ -72,7 +72,7 @@ check "the clients lost nothing through six crashes" python3 -c "
 import json; d = json.load(open('load.json')); print(d['requests'], d['by_body'])
 assert d['requests'] > 100 and d['connection_errors'] == 0 and not d['by_status'], d
 assert d['by_body'].get('demo-service 1.0.1', 0) > 0, d"
-check "bw serves 1.0.1" serves "$BW" 1.0.1
+check "the region serves 1.0.1" serves "$BW" 1.0.1
 check "no server leaked: two serve, two agents run" leak_free 2
 check "HAProxy was started once and taken over after each crash" test \
   "$(grep -c '"event":"haproxy_started"' controller.log)-$(grep -c '"event":"haproxy_adopted"' controller.log)" = "1-6"
@@ -91,7 +91,7 @@ code=0; timeout 120 "$PW_BIN" rollout status "$RID2" --watch >watch2.txt 2>&1 ||
 if [ "$code" = 1 ] && grep -q "rolled_back" watch2.txt; then echo "ok   ... it is rolled back"; else
   echo "FAIL ... exit $code"; tail -5 watch2.txt; FAILURES=$((FAILURES + 1)); fi
 kill -TERM $LOAD; wait $LOAD || true
-check "bw serves 1.0.1 again" serves "$BW" 1.0.1
+check "the region serves 1.0.1 again" serves "$BW" 1.0.1
 check "no server leaked" leak_free 2
 check "the audit chain is intact" pw audit verify
 check "... and says where each crash left off" bash -c "[ \$(grep -c '^killed in' kills.txt) = 8 ]"

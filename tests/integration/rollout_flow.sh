@@ -1,7 +1,8 @@
 # The rollout engine end to end with real parts: the controller, a real git manifests
 # repository, real agents on their own loopback addresses (local provider), a real
 # HAProxy the controller runs, and a real service (tests/support/demo_service.py).
-#  - a first rollout across three regions in two waves succeeds;
+#  - a first rollout across three regions in two waves succeeds (regions ka, mu, ha: their
+#    loopback addresses differ from the other tests', which may run at the same time);
 #  - the next release replaces every server under continuous load without losing a
 #    request;
 #  - a release whose new servers answer 5xx is rolled back on its own, halting the later
@@ -14,9 +15,9 @@ source "$here/lib.sh"
 source "$here/agent/pki.sh"
 source "$here/rollout_lib.sh"
 
-setup_rollouts bw:1 by:2 nw:2
+setup_rollouts ka:1 mu:2 ha:2
 release 1.0.0
-BW=${FRONT[bw]}; BY=${FRONT[by]}; NW=${FRONT[nw]}
+BW=${FRONT[ka]}; BY=${FRONT[mu]}; NW=${FRONT[ha]}
 check "the controller starts and syncs" start_controller
 check "... and runs HAProxy with a frontend per region" wait_log '"event":"haproxy_started"'
 operators
@@ -25,11 +26,11 @@ operators
 check "rollout plan" pw rollout plan demo-service@1.0.0
 expect_out "... says nothing changed" "Nothing has been changed."
 expect_out "... an empty region has nothing to retire" "retire: none (first deployment in this region)"
-check "rollout plan --output json" pw rollout plan demo-service@1.0.0 --regions by,nw --output json
+check "rollout plan --output json" pw rollout plan demo-service@1.0.0 --regions mu,ha --output json
 cp "$WORK/out" plan.json
-check "... one wave with by and nw, two fresh servers each" python3 -c "
+check "... one wave with mu and ha, two fresh servers each" python3 -c "
 import json; p = json.load(open('plan.json')); w = p['waves']
-assert [x['wave'] for x in w] == [2] and [r['region'] for r in w[0]['regions']] == ['by', 'nw'], w
+assert [x['wave'] for x in w] == [2] and [r['region'] for r in w[0]['regions']] == ['mu', 'ha'], w
 assert all(len(r['create']) == 2 for r in w[0]['regions'])"
 check "... and changed nothing" test "$(pw rollout list --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rollouts"]))')" = 0
 refuse "an unknown release is named" "demo-service@9.9.9: no verified release" pw rollout plan demo-service@9.9.9
@@ -82,36 +83,36 @@ if [ "$code" = 1 ]; then echo "ok   ... it does not succeed (status --watch exit
 kill -TERM $LOAD; wait $LOAD || true
 check "rollout status --output json" pw rollout status "$RID3" --output json
 cp "$WORK/out" status3.json
-check "... bw rolled back on the analysis, by and nw never started (failure_policy halt)" python3 -c "
+check "... ka rolled back on the analysis, mu and ha never started (failure_policy halt)" python3 -c "
 import json; r = json.load(open('status3.json')); g = {x['region']: x for x in r['regions']}
 assert r['state'] == 'rolled_back', r['state']
-assert g['bw']['state'] == 'rolled_back' and 'analysis at 10%' in g['bw']['reason'], g['bw']
-assert g['by']['state'] == 'aborted' and 'failure_policy: halt' in g['by']['reason'], g['by']"
-check "bw serves 1.0.1 again" serves "$BW" 1.0.1
+assert g['ka']['state'] == 'rolled_back' and 'analysis at 10%' in g['ka']['reason'], g['ka']
+assert g['mu']['state'] == 'aborted' and 'failure_policy: halt' in g['mu']['reason'], g['mu']"
+check "ka serves 1.0.1 again" serves "$BW" 1.0.1
 check "the broken release's servers are decommissioned" bash -c \
   "'$PW_BIN' servers list --output json | python3 -c \"import json,sys; s=[x for x in json.load(sys.stdin)['servers'] if x['rollout']=='$RID3']; assert len(s)==2 and all(x['state']=='decommissioned' for x in s), s\""
-check "... and their agents are gone" bash -c "! pgrep -f '[s]ervers/bw-$RID3'"
+check "... and their agents are gone" bash -c "! pgrep -f '[s]ervers/ka-$RID3'"
 
 # --- one that never becomes healthy is rolled back at the gate ------------------------
 release 1.0.3 fail-health
 check "sync" pw sync
-check "rollout start 1.0.3 to nw only" pw rollout start demo-service@1.0.3 --regions nw
+check "rollout start 1.0.3 to ha only" pw rollout start demo-service@1.0.3 --regions ha
 RID4=$(latest_rollout)
 TESTS=$((TESTS + 1))
 code=0; timeout 180 "$PW_BIN" rollout status "$RID4" --watch >watch4.txt 2>&1 || code=$?
 if [ "$code" = 1 ] && grep -q "health gate" watch4.txt; then echo "ok   ... rolled back at the health gate"; else
   echo "FAIL ... exit $code"; cat watch4.txt; FAILURES=$((FAILURES + 1)); fi
-check "nw still serves 1.0.1" serves "$NW" 1.0.1
+check "ha still serves 1.0.1" serves "$NW" 1.0.1
 
 # --- operators: pause, resume, abort; a rollback needs something to roll back to --------
-check "rollout start 1.0.1 again, by only" pw rollout start demo-service@1.0.1 --regions by
+check "rollout start 1.0.1 again, mu only" pw rollout start demo-service@1.0.1 --regions mu
 RID5=$(latest_rollout)
 check "rollout pause" pw rollout pause "$RID5"
 expect_out "... queued" "pause of rollout $RID5 queued"
 wait_paused() { for _ in $(seq 100); do pw rollout status "$RID5" | grep -q '\[paused\]' && return 0; sleep 0.1; done; return 1; }
 check "... status shows it paused" wait_paused
 refuse "a viewer may not abort" "HTTP 403" pw rollout abort "$RID5" --cert vera.crt --key vera.key
-refuse "a region the rollout does not have is named" "has no region nw" pw rollout abort "$RID5" --region nw
+refuse "a region the rollout does not have is named" "has no region ha" pw rollout abort "$RID5" --region ha
 check "rollout resume" pw rollout resume "$RID5"
 check "rollout abort" pw rollout abort "$RID5"
 TESTS=$((TESTS + 1))
@@ -119,7 +120,7 @@ code=0; timeout 120 "$PW_BIN" rollout status "$RID5" --watch >watch5.txt 2>&1 ||
 if [ "$code" = 1 ] && grep -q "reason: aborted by operator:rita" watch5.txt; then echo "ok   ... aborted, and says by whom"; else
   echo "FAIL ... exit $code"; tail -5 watch5.txt; FAILURES=$((FAILURES + 1)); fi
 refuse "a finished rollout takes no more commands" "has finished (aborted)" pw rollout resume "$RID5"
-check "by still serves 1.0.1" serves "$BY" 1.0.1
+check "mu still serves 1.0.1" serves "$BY" 1.0.1
 
 # --- HAProxy dies: the controller starts it again and puts every weight back ------------
 kill -9 "$(cat state/haproxy/haproxy.pid)"
