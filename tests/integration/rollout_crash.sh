@@ -38,18 +38,19 @@ while time.time() < deadline:
 sys.exit(1)
 PY
 }
-# crash_restart PHASE: SIGKILL to the controller, then start it again on the same store.
+# crash_restart PHASE [NEXT]: SIGKILL to the controller, then start it again on the same
+# store. NEXT's poller starts while no controller runs, so even a short next phase is
+# seen however quickly the new controller gets to it.
 crash_restart() {
   kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null || true
   echo "killed in $1" >>kills.txt
+  [ -n "${2:-}" ] && { rm -f "seen-$2"; wait_state "$2" >"seen-$2" & }
   start_controller
 }
-# kill_in STATE: the controller is killed the moment the region is in STATE.
-kill_in() { wait_state "$1" >/dev/null && crash_restart "$1"; }
-# kill_after FILE STATE: a poller started before the rollout (for a phase that may be
-# short) wrote FILE when it saw STATE.
+# kill_after STATE [NEXT]: once the poller for STATE has seen it, the controller is killed
+# and restarted (with NEXT's poller).
 kill_after() {
-  for _ in $(seq 900); do [ -s "$1" ] && { crash_restart "$2"; return; }; sleep 0.1; done
+  for _ in $(seq 900); do [ -s "seen-$1" ] && { crash_restart "$1" "${2:-}"; return; }; sleep 0.1; done
   return 1
 }
 
@@ -58,12 +59,12 @@ release 1.0.1
 check "sync 1.0.1" pw sync
 python3 "$here/../support/loadgen.py" --url "http://127.0.0.1:$BW/" --concurrency 2 --out load.json &
 LOAD=$!; PIDS+=($LOAD)
-wait_state provisioning >seen-provisioning &
+rm -f seen-provisioning; wait_state provisioning >seen-provisioning &
 check "rollout start 1.0.1 under load" pw rollout start demo-service@1.0.1
 RID=$(latest_rollout)
-check "kill -9 in provisioning, restart" kill_after seen-provisioning provisioning
-for phase in staging verifying shifting baking finalizing; do
-  check "kill -9 in $phase, restart" kill_in "$phase"
+phases=(provisioning staging verifying shifting baking finalizing)
+for i in "${!phases[@]}"; do
+  check "kill -9 in ${phases[$i]}, restart" kill_after "${phases[$i]}" "${phases[$((i + 1))]:-}"
   check "... clients are still served" bash -c "curl -sS --max-time 5 http://127.0.0.1:$BW/ | grep -Eq '^demo-service 1[.]0[.][01]\$'"
 done
 check "the rollout still succeeds" timeout 120 "$PW_BIN" rollout status "$RID" --watch
@@ -82,10 +83,11 @@ release 1.0.2 error-5xx
 check "sync 1.0.2" pw sync
 python3 "$here/../support/loadgen.py" --url "http://127.0.0.1:$BW/" --concurrency 2 --out load2.json &
 LOAD=$!; PIDS+=($LOAD)
+rm -f seen-shifting; wait_state shifting >seen-shifting &
 check "rollout start 1.0.2" pw rollout start demo-service@1.0.2
 RID2=$(latest_rollout)
-check "kill -9 while shifting, restart" kill_in shifting
-check "kill -9 while rolling back, restart" kill_in rolling_back
+check "kill -9 while shifting, restart" kill_after shifting rolling_back
+check "kill -9 while rolling back, restart" kill_after rolling_back
 TESTS=$((TESTS + 1))
 code=0; timeout 120 "$PW_BIN" rollout status "$RID2" --watch >watch2.txt 2>&1 || code=$?
 if [ "$code" = 1 ] && grep -q "rolled_back" watch2.txt; then echo "ok   ... it is rolled back"; else
