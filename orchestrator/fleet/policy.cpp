@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include "orchestrator/fleet/internal.hpp"
 
@@ -15,11 +16,13 @@ using detail::Object;
 using detail::Reader;
 using std::chrono::seconds;
 
-const std::vector<std::string_view> kTopKeys = {"version", "defaults", "regions"};
+const std::vector<std::string_view> kTopKeys = {"version", "security_officers", "emergency_waves",
+                                                "defaults", "regions"};
 const std::vector<std::string_view> kSettingKeys = {
-    "servers",   "canary_steps",   "health_successes", "step_wait",
-    "bake_time", "failure_policy", "max_error_rate",   "emergency"};
-const std::vector<std::string_view> kEmergencyKeys = {"step_wait", "bake_time", "skip_windows"};
+    "servers",          "canary_steps",   "health_successes", "step_wait", "bake_time",
+    "approval_timeout", "failure_policy", "max_error_rate",   "emergency"};
+const std::vector<std::string_view> kEmergencyKeys = {"step_wait", "bake_time", "skip_windows",
+                                                      "approvals"};
 const std::vector<std::string_view> kApproverKeys = {"threshold", "keys"};
 const std::vector<std::string_view> kKeyKeys = {"keytype", "scheme", "keyval"};
 const std::vector<std::string_view> kWindowKeys = {"days", "start", "end", "timezone"};
@@ -51,11 +54,13 @@ struct Settings {
   std::optional<Setting<int>> servers;
   std::optional<Setting<std::vector<int>>> canary_steps;
   std::optional<Setting<std::uint32_t>> health_successes;
-  std::optional<Setting<seconds>> step_wait, bake_time;
+  std::optional<Setting<seconds>> step_wait, bake_time, approval_timeout;
   std::optional<Setting<std::string>> failure_policy;
   std::optional<Setting<double>> max_error_rate;
   std::optional<Setting<seconds>> emergency_step_wait, emergency_bake_time;
   std::optional<Setting<bool>> emergency_skips_windows;
+  // Checked against each region's approvers.threshold when the region is resolved.
+  std::optional<Setting<std::size_t>> emergency_approvals;
 };
 
 template <typename T>
@@ -101,6 +106,10 @@ Status read_settings(const Reader& r, const Object& object, Settings& out) {
     PW_TRY_ASSIGN(seconds d, r.duration(*f));
     out.bake_time = Setting<seconds>{d, *f};
   }
+  if (auto f = object.get("approval_timeout")) {
+    PW_TRY_ASSIGN(seconds d, r.duration(*f));
+    out.approval_timeout = Setting<seconds>{d, *f};
+  }
   if (auto f = object.get("failure_policy")) {
     PW_TRY_ASSIGN(std::string policy, r.string(*f));
     if (policy != "halt" && policy != "continue") {
@@ -126,6 +135,12 @@ Status read_settings(const Reader& r, const Object& object, Settings& out) {
       PW_TRY_ASSIGN(bool skip, r.boolean(*e));
       out.emergency_skips_windows = Setting<bool>{skip, *e};
     }
+    if (auto e = emergency.get("approvals")) {
+      // The upper bound is the threshold of each region this applies to (resolve_approvals).
+      PW_TRY_ASSIGN(long long n, r.integer(*e, 0, std::numeric_limits<long long>::max(),
+                                           "0 and approvers.threshold"));
+      out.emergency_approvals = Setting<std::size_t>{static_cast<std::size_t>(n), *e};
+    }
   }
   return Ok{};
 }
@@ -146,6 +161,25 @@ Result<seconds> emergency_wait(const Reader& r, const std::optional<Setting<seco
   return setting->value;
 }
 
+// The approvals an emergency needs in the region: its own setting, or the region's normal
+// threshold when it has none; never more.
+Status resolve_approvals(const Reader& r, const Settings& defaults, const Settings& own,
+                         Region& region) {
+  const auto& setting = pick(own.emergency_approvals, defaults.emergency_approvals);
+  region.emergency_approvals = region.approvers.threshold;
+  if (!setting) return Ok{};
+  if (setting->value > region.approvers.threshold) {
+    std::string rule = "must not be more than approvers.threshold (" +
+                       std::to_string(region.approvers.threshold) + ")";
+    if (setting->field.path.starts_with("defaults.")) {
+      rule += " of region '" + region.name + "'";
+    }
+    return r.error(setting->field, rule + ": an emergency needs fewer approvals, never more");
+  }
+  region.emergency_approvals = setting->value;
+  return Ok{};
+}
+
 // Built-in values, then `defaults`, then the region's own settings.
 Status resolve(const Reader& r, const Settings& defaults, const Settings& own, Region& region) {
   Timing& t = region.timing;
@@ -157,6 +191,10 @@ Status resolve(const Reader& r, const Settings& defaults, const Settings& own, R
   }
   if (const auto& s = pick(own.step_wait, defaults.step_wait)) t.step_wait = s->value;
   if (const auto& s = pick(own.bake_time, defaults.bake_time)) t.bake_time = s->value;
+  region.approval_timeout = seconds{86400};
+  if (const auto& s = pick(own.approval_timeout, defaults.approval_timeout)) {
+    region.approval_timeout = s->value;
+  }
   if (const auto& s = pick(own.max_error_rate, defaults.max_error_rate)) {
     t.max_error_rate = s->value;
   }
@@ -249,11 +287,18 @@ Result<crypto::PublicKey> read_key(const Reader& r, const Field& field) {
   return std::move(parsed).value();
 }
 
-Result<Approvers> read_approvers(const Reader& r, const Field& field) {
+// A region's `approvers` or the top-level `security_officers`; `whose` names the keys in
+// the message for an empty list ("approver", "security officer"). A region's threshold
+// may be 0: it opens without approvals (a pilot region), and its approvers may still
+// reject; the officers' threshold is at least 1.
+Result<Approvers> read_approvers(const Reader& r, const Field& field, std::string_view whose,
+                                 long long min_threshold) {
   PW_TRY_ASSIGN(Object object, r.object(field, kApproverKeys));
   PW_TRY_ASSIGN(Field keys_field, r.require(object, "keys"));
   PW_TRY_ASSIGN(std::vector<Field> items, r.list(keys_field));
-  if (items.empty()) return r.error(keys_field, "must list at least one approver key");
+  if (items.empty()) {
+    return r.error(keys_field, "must list at least one " + std::string(whose) + " key");
+  }
   Approvers approvers;
   for (std::size_t i = 0; i < items.size(); ++i) {
     PW_TRY_ASSIGN(crypto::PublicKey key, read_key(r, items[i]));
@@ -270,8 +315,9 @@ Result<Approvers> read_approvers(const Reader& r, const Field& field) {
   PW_TRY_ASSIGN(Field threshold_field, r.require(object, "threshold"));
   auto count = static_cast<long long>(approvers.keys.size());
   PW_TRY_ASSIGN(long long threshold,
-                r.integer(threshold_field, 1, count,
-                          "1 and the number of keys (" + std::to_string(count) + ")"));
+                r.integer(threshold_field, min_threshold, count,
+                          std::to_string(min_threshold) + " and the number of keys (" +
+                              std::to_string(count) + ")"));
   approvers.threshold = static_cast<std::size_t>(threshold);
   return approvers;
 }
@@ -342,7 +388,7 @@ Result<Region> read_region(const Reader& r, const Field& field, const Settings& 
     return r.error(backend, "must match [A-Za-z0-9_.-]{1,64} (an HAProxy backend name)");
   }
   PW_TRY_ASSIGN(Field approvers, r.require(object, "approvers"));
-  PW_TRY_ASSIGN(region.approvers, read_approvers(r, approvers));
+  PW_TRY_ASSIGN(region.approvers, read_approvers(r, approvers, "approver", 0));
   if (auto f = object.get("windows")) {
     PW_TRY_ASSIGN(std::vector<Field> windows, r.list(*f));
     if (windows.size() > 32) return r.error(*f, "must list at most 32 windows");
@@ -354,6 +400,7 @@ Result<Region> read_region(const Reader& r, const Field& field, const Settings& 
   Settings own;
   PW_TRY(read_settings(r, object, own));
   PW_TRY(resolve(r, defaults, own, region));
+  PW_TRY(resolve_approvals(r, defaults, own, region));
   return region;
 }
 
@@ -368,6 +415,17 @@ Result<Policy> read_policy(const Reader& r, const Node& root) {
   auto v = r.integer(version, 1, 1);
   if (!v.ok()) return r.error(version, "must be 1 (the only version this Patchwave reads)");
   policy.version = 1;
+
+  if (auto f = object.get("security_officers")) {
+    PW_TRY_ASSIGN(policy.security_officers, read_approvers(r, *f, "security officer", 1));
+  }
+  if (auto f = object.get("emergency_waves")) {
+    PW_TRY_ASSIGN(std::string waves, r.string(*f));
+    if (waves != "policy" && waves != "single") {
+      return r.error(*f, "'" + waves + "' is not one of policy, single");
+    }
+    policy.emergency_single_wave = waves == "single";
+  }
 
   Settings defaults;
   if (auto f = object.get("defaults")) {

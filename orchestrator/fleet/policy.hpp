@@ -1,7 +1,8 @@
 // The fleet policy: which regions a release rolls out to, in which waves, on how many
 // fresh servers behind which HAProxy backend, who approves each region (a threshold of
 // that region's own keys), when it may land (maintenance windows in the region's time
-// zone) and how fast (canary steps, waits, bake time, the emergency fast path).
+// zone) and how fast (canary steps, waits, bake time, the emergency fast path, which only
+// a threshold of the security officers' keys can open).
 //
 // The policy is a YAML document that is itself a signed TUF target in the manifests
 // repository, so changing who may approve needs the same signatures as a release. This
@@ -67,14 +68,32 @@ struct Region {
   Approvers approvers;
   std::vector<Window> windows;  // none: any time
   Timing timing;
+  // How long an approval request for this region stays open before it expires.
+  std::chrono::seconds approval_timeout{86400};
   Timing emergency_timing;  // same checks, waits never longer than `timing`'s
   bool emergency_skips_windows = false;
+  // Approvals an honoured emergency needs here: 0..approvers.threshold (0 = none). The
+  // parser always resolves it (an absent `emergency.approvals` is approvers.threshold);
+  // a region built by hand that leaves it alone needs the full threshold (fails closed).
+  std::size_t emergency_approvals = static_cast<std::size_t>(-1);
   std::string failure_policy;  // "halt" or "continue"
+
+  // Distinct approvers' signatures the gate waits for (0: it opens without).
+  std::size_t approvals_needed(bool emergency) const {
+    if (!emergency || emergency_approvals > approvers.threshold) return approvers.threshold;
+    return emergency_approvals;
+  }
 };
 
 struct Policy {
   int version = 1;
   std::vector<Region> regions;
+  // Who may declare an emergency: an emergency release is honoured only when a threshold
+  // of these keys has countersigned it. Without them no release takes the emergency path.
+  std::optional<Approvers> security_officers;
+  // `emergency_waves: single`: an honoured emergency rolls out to every region in one
+  // wave instead of the policy's waves.
+  bool emergency_single_wave = false;
 
   // The region of that name, or nullptr. Pointers point into `regions`.
   const Region* find(std::string_view name) const;
@@ -100,6 +119,12 @@ bool in_window(const Region& region, std::chrono::system_clock::time_point when)
 // is inside one, nullopt if the region has no windows (or none opens within ~16 months).
 std::optional<std::chrono::system_clock::time_point> next_window_start(
     const Region& region, std::chrono::system_clock::time_point when);
+
+// The region's windows for status displays, "; "-separated, e.g.
+// "mon-fri 20:00-06:00 Europe/Berlin; sat 06:00-18:00 Europe/Berlin". Consecutive days
+// are collapsed into ranges (also across Sunday: "fri-mon"), others listed ("mon,wed,fri"),
+// all seven are "daily"; "any time" when the region has no windows.
+std::string describe_windows(const Region& region);
 
 // "mon".."sun" for 0..6; "?" otherwise.
 const char* day_name(int day);

@@ -81,14 +81,26 @@ pw::Result<fleet::Policy> parse(const std::string& text) {
   return fleet::parse_policy(text, "fleet.yaml");
 }
 
-std::string example_text() {
-  auto path =
-      std::filesystem::path(__FILE__).parent_path() / "../../../../manifests/examples/fleet.yaml";
+std::string manifest_file(const char* name) {
+  auto path = std::filesystem::path(__FILE__).parent_path() / "../../../../manifests" / name;
   std::ifstream in(path);
   REQUIRE(in.good());
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string example_text() { return manifest_file("examples/fleet.yaml"); }
+
+// The first ```yaml block of manifests/fleet.md.
+std::string documented_example() {
+  std::string md = manifest_file("fleet.md");
+  auto begin = md.find("```yaml\n");
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  auto end = md.find("```", begin);
+  REQUIRE(end != std::string::npos);
+  return md.substr(begin, end - begin);
 }
 
 Time utc(int y, unsigned m, unsigned d, int hour, int minute = 0) {
@@ -127,6 +139,8 @@ TEST_CASE("the example policy parses into three regions in two waves", "[fleet]"
   CHECK(bw->windows[0].end_minute == 4 * 60);
   CHECK(bw->emergency_timing.step_wait == seconds{10});
   CHECK(bw->emergency_skips_windows);
+  CHECK(bw->emergency_approvals == 1);
+  CHECK(bw->approval_timeout == seconds{86400});
 
   const fleet::Region* by = policy->find("by");
   REQUIRE(by != nullptr);
@@ -142,18 +156,35 @@ TEST_CASE("the example policy parses into three regions in two waves", "[fleet]"
   REQUIRE(by->approvers.keys.size() == 3);
   CHECK(by->approvers.keys[2].scheme() == "ecdsa-sha2-nistp256");
   CHECK(by->approvers.keys[2].supported());
+  CHECK(by->emergency_approvals == 1);  // defaults.emergency.approvals
+  CHECK(by->approval_timeout == seconds{8 * 3600});
 
   const fleet::Region* nw = policy->find("nw");
   REQUIRE(nw != nullptr);
   CHECK(nw->windows.empty());
   CHECK(nw->failure_policy == "continue");
   CHECK(nw->provider.timeout == seconds{120});
+  CHECK(nw->emergency_approvals == 0);  // its own: none
   CHECK(policy->find("he") == nullptr);
+
+  REQUIRE(policy->security_officers.has_value());
+  CHECK(policy->security_officers->threshold == 2);
+  CHECK(policy->security_officers->keys.size() == 3);
+  CHECK_FALSE(policy->emergency_single_wave);
 
   auto waves = policy->waves();
   REQUIRE(waves.size() == 2);
   CHECK(waves[0] == std::vector<const fleet::Region*>{bw});
   CHECK(waves[1] == std::vector<const fleet::Region*>{by, nw});
+}
+
+TEST_CASE("the example in fleet.md is the example file", "[fleet]") {
+  auto documented = parse(documented_example());
+  INFO((documented.ok() ? "" : documented.error().to_string()));
+  REQUIRE(documented.ok());
+  auto example = parse(example_text());
+  REQUIRE(example.ok());
+  CHECK(documented->to_json() == example->to_json());
 }
 
 TEST_CASE("defaults apply to every region and a region's own settings override them", "[fleet]") {
@@ -398,10 +429,10 @@ TEST_CASE("every broken rule is refused with the field path in the message", "[f
       {doc({{"approvers", "{threshold: 1, keys: []}"}}),
        "regions[0].approvers.keys: must list at least one approver key"},
       {doc({{"approvers", "{keys: [K1]}"}}), "regions[0].approvers.threshold: is required"},
-      {doc({{"approvers", "{threshold: 0, keys: [K1]}"}}),
-       "regions[0].approvers.threshold: must be between 1 and the number of keys (1)"},
+      {doc({{"approvers", "{threshold: -1, keys: [K1]}"}}),
+       "regions[0].approvers.threshold: must be between 0 and the number of keys (1)"},
       {three_regions,
-       "regions[2].approvers.threshold: must be between 1 and the number of keys (3)"},
+       "regions[2].approvers.threshold: must be between 0 and the number of keys (3)"},
       {doc({{"approvers", "{threshold: 1, keys: [K1, K2, K1]}"}}),
        "regions[0].approvers.keys[2]: is the same key as keys[0]"},
       {doc({{"approvers", "{threshold: 1, keys: [{keytype: ed25519, scheme: ed25519}]}"}}),
@@ -567,4 +598,258 @@ TEST_CASE("durations print in the largest exact unit", "[fleet]") {
   CHECK(fleet::format_duration(seconds{86400}) == "1d");
   CHECK(fleet::day_name(0) == std::string("mon"));
   CHECK(fleet::day_name(6) == std::string("sun"));
+}
+
+TEST_CASE("security officers and emergency waves are optional top-level sections", "[fleet]") {
+  auto none = parse(doc());
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->security_officers.has_value());
+  CHECK_FALSE(none->emergency_single_wave);
+
+  auto policy = parse(doc(
+      {}, "security_officers:\n  threshold: 2\n  keys: [K2, KE, K3]\nemergency_waves: single\n"));
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  REQUIRE(policy->security_officers.has_value());
+  const fleet::Approvers& officers = *policy->security_officers;
+  CHECK(officers.threshold == 2);
+  REQUIRE(officers.keys.size() == 3);
+  CHECK(officers.keys[0].keyid() == keys()[1].public_key().keyid());
+  CHECK(officers.keys[1].keyid() == keys()[3].public_key().keyid());
+  CHECK(officers.keys[2].keyid() == keys()[2].public_key().keyid());
+  CHECK(policy->emergency_single_wave);
+  // The officers are not the region's approvers.
+  CHECK(policy->regions[0].approvers.keys.size() == 1);
+
+  auto waves = parse(doc({}, "emergency_waves: policy\n"));
+  REQUIRE(waves.ok());
+  CHECK_FALSE(waves->emergency_single_wave);
+}
+
+TEST_CASE("approval_timeout is a setting: built-in 24h, defaults, then the region's own",
+          "[fleet]") {
+  auto builtin = parse(doc());
+  REQUIRE(builtin.ok());
+  CHECK(builtin->regions[0].approval_timeout == seconds{86400});
+
+  std::string text = doc({}, "defaults: {approval_timeout: 8h}\n") +
+                     fill(
+                         "  - name: by\n"
+                         "    provider: {kind: local}\n"
+                         "    backend: app_by\n"
+                         "    approvers: {threshold: 1, keys: [K2]}\n"
+                         "    approval_timeout: 90m\n");
+  auto policy = parse(text);
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  CHECK(policy->regions[0].approval_timeout == seconds{8 * 3600});
+  CHECK(policy->regions[1].approval_timeout == seconds{90 * 60});
+  // Not part of the timing, so an emergency does not change it.
+  CHECK(policy->regions[1].timing.step_wait == seconds{60});
+}
+
+TEST_CASE("emergency approvals default to the threshold and may only be fewer", "[fleet]") {
+  auto builtin = parse(doc({{"approvers", "{threshold: 2, keys: [K1, K2, K3]}"}}));
+  REQUIRE(builtin.ok());
+  CHECK(builtin->regions[0].emergency_approvals == 2);
+
+  // defaults.emergency.approvals: 1 applies to both; `by` asks for none, `nw` for all 3.
+  std::string text = doc({{"approvers", "{threshold: 2, keys: [K1, K2, K3]}"}},
+                         "defaults: {emergency: {approvals: 1}}\n") +
+                     fill(
+                         "  - name: by\n"
+                         "    provider: {kind: local}\n"
+                         "    backend: app_by\n"
+                         "    approvers: {threshold: 2, keys: [K1, K2]}\n"
+                         "    emergency: {approvals: 0}\n"
+                         "  - name: nw\n"
+                         "    provider: {kind: local}\n"
+                         "    backend: app_nw\n"
+                         "    approvers: {threshold: 3, keys: [K1, K2, K3]}\n"
+                         "    emergency: {approvals: 3, step_wait: 30s}\n");
+  auto policy = parse(text);
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  CHECK(policy->regions[0].emergency_approvals == 1);
+  CHECK(policy->regions[1].emergency_approvals == 0);
+  CHECK(policy->regions[2].emergency_approvals == 3);
+  CHECK(policy->regions[2].emergency_timing.step_wait == seconds{30});
+  // The region's normal threshold is untouched.
+  CHECK(policy->regions[1].approvers.threshold == 2);
+
+  // A default larger than one region's threshold is fine when that region sets its own.
+  auto overridden =
+      parse(doc({{"emergency", "{approvals: 1}"}}, "defaults: {emergency: {approvals: 2}}\n"));
+  INFO((overridden.ok() ? "" : overridden.error().to_string()));
+  REQUIRE(overridden.ok());
+  CHECK(overridden->regions[0].emergency_approvals == 1);
+}
+
+TEST_CASE("the new fields are refused with the field path and the rule", "[fleet]") {
+  struct Case {
+    std::string yaml;
+    const char* expected;
+  };
+  std::string nw_region = fill(
+      "  - name: nw\n"
+      "    provider: {kind: local}\n"
+      "    backend: app_nw\n"
+      "    approvers: {threshold: 1, keys: [K2]}\n");
+  const Case cases[] = {
+      // security_officers: the same rules as a region's approvers.
+      {doc({}, "security_officers: {threshold: 3, keys: [K1, K2]}\n"),
+       "fleet.yaml:2:21: security_officers.threshold: must be between 1 and the number of keys "
+       "(2)"},
+      {doc({}, "security_officers: {threshold: 0, keys: [K1]}\n"),
+       "security_officers.threshold: must be between 1 and the number of keys (1)"},
+      {doc({}, "security_officers: {threshold: 1, keys: [K1], quorum: 1}\n"),
+       "security_officers.quorum: unknown field; security_officers takes: threshold, keys"},
+      {doc({}, "security_officers: {treshold: 1, keys: [K1]}\n"),
+       "security_officers.treshold: unknown field (did you mean 'threshold'?)"},
+      {doc({}, "security_officers: {threshold: 1, keys: []}\n"),
+       "security_officers.keys: must list at least one security officer key"},
+      {doc({}, "security_officers: {threshold: 1}\n"), "security_officers.keys: is required"},
+      {doc({}, "security_officers: {keys: [K1]}\n"), "security_officers.threshold: is required"},
+      {doc({}, "security_officers: {threshold: 1, keys: [K1, K1]}\n"),
+       "security_officers.keys[1]: is the same key as keys[0]"},
+      {doc({}, "security_officers: [K1]\n"), "security_officers: expected a mapping"},
+      {doc({},
+           "security_officers: {threshold: 1, keys: [{keytype: rsa, scheme: "
+           "rsassa-pss-sha256, keyval: {public: x}}]}\n"),
+       "security_officers.keys[0]: keytype 'rsa' with scheme 'rsassa-pss-sha256' cannot sign"},
+      {doc({}, "security_officer: {threshold: 1, keys: [K1]}\n"),
+       "security_officer: unknown field (did you mean 'security_officers'?)"},
+      // emergency_waves.
+      {doc({}, "emergency_waves: all\n"),
+       "fleet.yaml:2:1: emergency_waves: 'all' is not one of policy, single"},
+      {doc({}, "emergency_waves: Single\n"), "emergency_waves: 'Single' is not one of"},
+      {doc({}, "emergency_waves: [single]\n"), "emergency_waves: expected a string"},
+      // approval_timeout: the duration rules.
+      {doc({{"approval_timeout", "24"}}),
+       "regions[0].approval_timeout: '24' is not a duration: a positive whole number with unit "
+       "s, m, h or d"},
+      {doc({}, "defaults: {approval_timeout: 1w}\n"),
+       "defaults.approval_timeout: '1w' is not a duration"},
+      {doc({{"approval_timeout", "0h"}}), "regions[0].approval_timeout: must be longer than 0"},
+      {doc({{"approval_timeout", "31d"}}), "regions[0].approval_timeout: must be at most 30d"},
+      {doc({}, "defaults: {emergency: {approval_timeout: 1h}}\n"),
+       "defaults.emergency.approval_timeout: unknown field"},
+      // emergency.approvals: 0..the region's threshold.
+      {doc({}, "defaults:\n  emergency:\n    approvals: 2\n"),
+       "fleet.yaml:4:5: defaults.emergency.approvals: must not be more than approvers.threshold "
+       "(1) of region 'bw': an emergency needs fewer approvals, never more"},
+      {doc({{"approvers", "{threshold: 2, keys: [K1, K3]}"}},
+           "defaults:\n  emergency:\n    approvals: 2\n") +
+           nw_region,
+       "fleet.yaml:4:5: defaults.emergency.approvals: must not be more than approvers.threshold "
+       "(1) of region 'nw': an emergency needs fewer approvals, never more"},
+      {doc({{"emergency", "{approvals: 2}"}}),
+       "fleet.yaml:7:17: regions[0].emergency.approvals: must not be more than "
+       "approvers.threshold (1): an emergency needs fewer approvals, never more"},
+      {doc({{"emergency", "{approvals: -1}"}}),
+       "regions[0].emergency.approvals: must be between 0 and approvers.threshold"},
+      {doc({}, "defaults: {emergency: {approvals: -1}}\n"),
+       "defaults.emergency.approvals: must be between 0 and approvers.threshold"},
+      {doc({{"emergency", "{approvals: \"1\"}"}}),
+       "regions[0].emergency.approvals: must be an integer between 0 and approvers.threshold"},
+      {doc({{"emergency", "{approvals: 0.5}"}}),
+       "regions[0].emergency.approvals: must be an integer"},
+      {doc({{"emergency", "{approval: 1}"}}),
+       "regions[0].emergency.approval: unknown field (did you mean 'approvals'?)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    auto policy = parse(c.yaml);
+    REQUIRE_FALSE(policy.ok());
+    std::string text = policy.error().to_string();
+    INFO(text);
+    CHECK(policy.error().code == (std::string(c.expected).find("cannot sign") != std::string::npos
+                                      ? Errc::unsupported
+                                      : Errc::parse));
+    CHECK(text.rfind("fleet.yaml", 0) == 0);
+    CHECK(text.find(c.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("to_json shows the security officers, emergency waves and approval settings", "[fleet]") {
+  auto plain = parse(doc());
+  REQUIRE(plain.ok());
+  auto plain_json = plain->to_json();
+  REQUIRE(plain_json.contains("security_officers"));
+  CHECK(plain_json["security_officers"].is_null());
+  CHECK(plain_json["emergency_waves"] == "policy");
+  CHECK(plain_json["regions"][0]["approval_timeout_seconds"] == 86400);
+  CHECK(plain_json["regions"][0]["emergency"]["approvals"] == 1);
+
+  auto policy = parse(doc({{"approvers", "{threshold: 2, keys: [K1, K2]}"},
+                           {"approval_timeout", "2h"},
+                           {"emergency", "{approvals: 0}"}},
+                          "security_officers: {threshold: 1, keys: [KE, K3]}\n"
+                          "emergency_waves: single\n"));
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  auto json = policy->to_json();
+  const auto& officers = json["security_officers"];
+  CHECK(officers["threshold"] == 1);
+  REQUIRE(officers["keys"].size() == 2);
+  CHECK(officers["keys"][0]["keyid"] == keys()[3].public_key().keyid());
+  CHECK(officers["keys"][0]["keytype"] == "ecdsa");
+  CHECK(officers["keys"][0]["scheme"] == "ecdsa-sha2-nistp256");
+  CHECK(officers["keys"][1]["keyid"] == keys()[2].public_key().keyid());
+  CHECK(officers["keys"][1]["keyval"]["public"] ==
+        keys()[2].public_json()["keyval"]["public"].get<std::string>());
+  CHECK(json["emergency_waves"] == "single");
+  const auto& region = json["regions"][0];
+  CHECK(region["approval_timeout_seconds"] == 7200);
+  CHECK(region["approvers"]["threshold"] == 2);
+  CHECK(region["emergency"]["approvals"] == 0);
+  CHECK(region["emergency"]["skip_windows"] == false);
+}
+
+TEST_CASE("describe_windows writes a region's windows on one line", "[fleet]") {
+  CHECK(fleet::describe_windows(with_windows({})) == "any time");
+  CHECK(fleet::describe_windows(with_windows({{kWeekdays, 20 * 60, 6 * 60, "Europe/Berlin"},
+                                              {{5}, 6 * 60, 18 * 60, "Europe/Berlin"}})) ==
+        "mon-fri 20:00-06:00 Europe/Berlin; sat 06:00-18:00 Europe/Berlin");
+  CHECK(fleet::describe_windows(with_windows({{{0, 2, 4}, 9 * 60 + 5, 17 * 60, "UTC"}})) ==
+        "mon,wed,fri 09:05-17:00 UTC");
+  CHECK(fleet::describe_windows(with_windows({{kEveryDay, 22 * 60, 0, "UTC"}})) ==
+        "daily 22:00-00:00 UTC");
+  CHECK(fleet::describe_windows(with_windows({{{0, 1, 2, 4, 5}, 60, 120, "UTC"}})) ==
+        "mon-wed,fri-sat 01:00-02:00 UTC");
+  // A run across the end of the week stays one range.
+  CHECK(fleet::describe_windows(with_windows({{{0, 4, 5, 6}, 60, 120, "UTC"}})) ==
+        "fri-mon 01:00-02:00 UTC");
+  CHECK(fleet::describe_windows(with_windows({{{2, 5, 6}, 60, 120, "UTC"}})) ==
+        "wed,sat-sun 01:00-02:00 UTC");
+  CHECK(fleet::describe_windows(with_windows({{{6}, 60, 120, "UTC"}})) == "sun 01:00-02:00 UTC");
+
+  // From a parsed policy, in document order.
+  auto policy = parse(doc({{"windows",
+                            "[{days: [sat], start: \"06:00\", end: \"18:00\", timezone: UTC}, "
+                            "{days: [tue, mon, wed], start: \"22:00\", end: \"04:00\", "
+                            "timezone: Europe/Berlin}]"}}));
+  INFO((policy.ok() ? "" : policy.error().to_string()));
+  REQUIRE(policy.ok());
+  CHECK(fleet::describe_windows(policy->regions[0]) ==
+        "sat 06:00-18:00 UTC; mon-wed 22:00-04:00 Europe/Berlin");
+}
+
+TEST_CASE("a pilot region with threshold 0 opens without approvals; emergencies need fewer",
+          "[fleet]") {
+  auto pilot = parse(doc({{"approvers", "{threshold: 0, keys: [K1]}"}}));
+  REQUIRE(pilot.ok());
+  CHECK(pilot->regions[0].approvals_needed(false) == 0);
+  CHECK(pilot->regions[0].approvals_needed(true) == 0);
+
+  auto fewer = parse(
+      doc({{"approvers", "{threshold: 2, keys: [K1, K2]}"}, {"emergency", "{approvals: 1}"}}));
+  REQUIRE(fewer.ok());
+  CHECK(fewer->regions[0].approvals_needed(false) == 2);
+  CHECK(fewer->regions[0].approvals_needed(true) == 1);
+
+  // A region built by hand, not parsed, needs its full threshold in an emergency too.
+  fleet::Region by_hand;
+  by_hand.approvers.threshold = 2;
+  CHECK(by_hand.approvals_needed(true) == 2);
 }
