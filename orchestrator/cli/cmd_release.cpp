@@ -1,4 +1,4 @@
-// patchwave release add | sign | publish
+// patchwave release add | sign | publish | countersign
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -21,6 +21,11 @@ struct AddArgs {
 
 struct SignArgs {
   std::string dir, key;
+};
+
+struct CountersignArgs {
+  std::string dir, key, target;
+  std::string output = "text";
 };
 
 struct PublishArgs {
@@ -187,6 +192,29 @@ int publish(const PublishArgs& args) {
   return kExitOk;
 }
 
+int countersign(const CountersignArgs& args) {
+  auto key = crypto::PrivateKey::load(args.key);
+  if (!key.ok()) return fail(key.error().with_context("--key"));
+  authoring::CountersignOptions options;
+  if (!args.target.empty()) options.target = args.target;
+  options.now = now();
+  auto done = authoring::countersign_release(args.dir, *key, options);
+  if (!done.ok()) return fail(done.error().with_context("release countersign"));
+  if (args.output == "json") {
+    json::Value out = {{"target", done->target}, {"sha256", done->sha256},
+                       {"file", done->file},     {"signatures", done->signatures},
+                       {"keyids", done->keyids}, {"commit", done->commit}};
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("countersigned emergency release %s (sha256 %s) with key %s\n",
+                done->target.c_str(), done->sha256.c_str(),
+                key->public_key().keyid().substr(0, 16).c_str());
+    std::printf("%s now has %zu signature%s; committed as %s\n", done->file.c_str(),
+                done->signatures, done->signatures == 1 ? "" : "s", done->commit.c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void register_release_commands(CLI::App& app, Action& action) {
@@ -249,6 +277,27 @@ void register_release_commands(CLI::App& app, Action& action) {
   sign_cmd->add_option("--key", s->key, "Private key file (mode 0600)")->required();
   sign_cmd->footer("Example:\n  patchwave release sign manifests --key keys/release-alice\n");
   sign_cmd->callback([&action, s] { action = [s] { return sign(*s); }; });
+
+  auto c = std::make_shared<CountersignArgs>();
+  auto* cs_cmd = rel->add_subcommand(
+      "countersign",
+      "Countersign an emergency release as a security officer: add KEY's signature to\n"
+      "DIR/countersignatures/TARGET.json (started by the first officer) and commit it. The\n"
+      "controller lets a release take the emergency path only with the security officers'\n"
+      "threshold of valid countersignatures for exactly its target name and sha256; each\n"
+      "officer runs this once. The target must be a release with urgency emergency in the\n"
+      "staged or published targets.json, which also gives its sha256. See\n"
+      "manifests/approvals.md.");
+  cs_cmd->add_option("DIR", c->dir, "Repository directory")->required();
+  cs_cmd->add_option("--key", c->key, "Your private key file (mode 0600)")->required();
+  cs_cmd->add_option("--target", c->target,
+                     "Target name (default: the one emergency release KEY has not countersigned)");
+  cs_cmd->add_option("--output", c->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cs_cmd->footer(
+      "Example:\n"
+      "  patchwave release countersign manifests --key keys/officer-dana \\\n"
+      "    --target demo-service/1.0.1/demo-service-1.0.1.tar.gz\n");
+  cs_cmd->callback([&action, c] { action = [c] { return countersign(*c); }; });
 
   auto p = std::make_shared<PublishArgs>();
   auto* pub_cmd = rel->add_subcommand(

@@ -126,4 +126,31 @@ struct RotateOptions {
 // targets are staged again too, to be signed by the new targets keys.
 Result<std::uint64_t> rotate_root(const std::string& dir, const RotateOptions& options);
 
+struct CountersignOptions {
+  // The target to countersign; without one, the one emergency release in the staged or
+  // published targets.json that this key has not countersigned yet.
+  std::optional<std::string> target;
+  trust::TimePoint now;  // `issued` of a new document
+};
+
+struct CountersignedRelease {
+  std::string target;
+  std::string sha256;               // from targets.json
+  std::string file;                 // "countersignatures/<target>.json"
+  std::size_t signatures = 0;       // on the document now
+  std::vector<std::string> keyids;  // of those signatures, in order
+  std::string commit;               // git commit id
+};
+
+// Adds `key`'s signature to the emergency countersignature of a release (see
+// orchestrator/approval/countersign.hpp), written atomically to
+// DIR/countersignatures/<target>.json and committed. The target must be a release with
+// urgency "emergency" in staged/targets.json or metadata/targets.json; its sha256 comes
+// from there. Refuses an unknown target (Errc::not_found), a routine release or a plain
+// target (Errc::invalid_argument), a key that already countersigned it (Errc::conflict),
+// and, without options.target, no or several candidates (naming them).
+Result<CountersignedRelease> countersign_release(const std::string& dir,
+                                                 const crypto::PrivateKey& key,
+                                                 const CountersignOptions& options);
+
 }  // namespace pw::authoring

@@ -71,7 +71,57 @@ refuse "bad CVE" "is not a CVE id" \
 refuse "bad health" "is not http:PORT/PATH" \
   pw release add repo dist/notes.txt --app demo-service --version 9.0.0 --run bin/x --health http:abc
 
-for cmd in "" "key generate" "repo init" "release add" "release sign" "release publish" "root rotate" "verify"; do
+# Emergency countersignatures: security officers vouch for an emergency release, one at
+# a time, in countersignatures/TARGET.json (committed).
+pw key generate --out keys/dana >"$WORK/dana.keyid" 2>/dev/null
+pw key generate --out keys/erin >"$WORK/erin.keyid" 2>/dev/null
+check "countersign picks the one emergency release" pw release countersign repo --key keys/dana
+expect_out "countersign names the release" "countersigned emergency release $T"
+expect_out "countersign counts 1 signature" "now has 1 signature;"
+check "second officer countersigns" pw release countersign repo --key keys/erin --target "$T"
+expect_out "countersign counts 2 signatures" "now has 2 signatures;"
+refuse "the same officer twice" "already countersigned $T" \
+  pw release countersign repo --key keys/dana --target "$T"
+refuse "nothing left for that officer" "has countersigned every emergency release" \
+  pw release countersign repo --key keys/dana
+refuse "a routine release is refused" "a countersignature is for the emergency path only" \
+  pw release countersign repo --key keys/dana --target "$(target_of 1.0.2)"
+refuse "a plain target is refused" "a plain target, not a release" \
+  pw release countersign repo --key keys/dana --target docs/notes.txt
+refuse "an unknown target is refused" "is not a target of staged/targets.json" \
+  pw release countersign repo --key keys/dana --target demo-service/9.9.9/nope.tar.gz
+check "the countersignature document has both officers' signatures" python3 -c '
+import json, re, sys
+doc = json.load(open(sys.argv[1]))
+targets = json.load(open(sys.argv[2]))["signed"]["targets"]
+officers = [open(f).read().strip() for f in sys.argv[4:6]]
+s = doc["signed"]
+assert set(doc) == {"signed", "signatures"}, doc
+assert s["_type"] == "countersignature" and s["urgency"] == "emergency", s
+assert s["target"] == sys.argv[3], s
+assert s["sha256"] == targets[sys.argv[3]]["hashes"]["sha256"], s
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", s["issued"]), s
+assert [sig["keyid"] for sig in doc["signatures"]] == officers, doc["signatures"]
+assert all(re.fullmatch("[0-9a-f]+", sig["sig"]) for sig in doc["signatures"])
+' "repo/countersignatures/$T.json" repo/metadata/targets.json "$T" "$WORK/dana.keyid" "$WORK/erin.keyid"
+git -C repo log --format=%s >"$WORK/out"
+expect_out "git history names the countersignature" "release countersign: key"
+make_tarball dist/demo-service-1.0.3.tar.gz 1.0.3
+make_tarball dist/demo-service-1.0.4.tar.gz 1.0.4
+for v in 1.0.3 1.0.4; do
+  pw release add repo "dist/demo-service-$v.tar.gz" --app demo-service --version "$v" \
+    --urgency emergency --run bin/demo-service --health tcp:8080 >/dev/null
+done
+refuse "two staged emergency releases need --target" "choose one with --target" \
+  pw release countersign repo --key keys/dana
+refuse "the candidates are listed" "$(target_of 1.0.3), $(target_of 1.0.4)" \
+  pw release countersign repo --key keys/dana
+check "a staged emergency release can be countersigned" \
+  pw release countersign repo --key keys/dana --target "$(target_of 1.0.4)"
+check "then the other one is the default" pw release countersign repo --key keys/dana
+expect_out "the default is the one left" "countersigned emergency release $(target_of 1.0.3)"
+
+for cmd in "" "key generate" "repo init" "release add" "release sign" "release publish" "release countersign" "root rotate" "verify"; do
   # shellcheck disable=SC2086
   check "--help ${cmd:-(top)}" pw $cmd --help
   [ -z "$cmd" ] || expect_out "--help $cmd has an example" "Example"
