@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <fstream>
 #include <set>
 
 namespace pw::controller {
@@ -42,11 +43,62 @@ Status only_keys(const YAML::Node& node, const std::string& where,
   return Ok{};
 }
 
+// Webhook URLs carry secrets: errors name the entry (notifications.webhooks[0].url),
+// never the URL.
+Status parse_notifications(const YAML::Node& node, notify::Options& options) {
+  PW_TRY(only_keys(node, "notifications", {"webhooks", "max_attempts", "timeout", "ca_file"}));
+  auto bad = [](const std::string& what) {
+    return make_error(Errc::invalid_argument, "notifications." + what);
+  };
+  if (const auto webhooks = node["webhooks"]) {
+    if (!webhooks.IsSequence()) return bad("webhooks: must be a list of {url, events}");
+    for (std::size_t i = 0; i < webhooks.size(); ++i) {
+      std::string where = "webhooks[" + std::to_string(i) + "]";
+      const auto entry = webhooks[i];
+      PW_TRY(only_keys(entry, "notifications." + where, {"url", "events"}));
+      if (!entry["url"]) return bad(where + ".url: is required");
+      notify::Webhook webhook{entry["url"].as<std::string>(), {}};
+      if (const auto events = entry["events"]) {
+        if (!events.IsSequence() || events.size() == 0) {
+          return bad(where + ".events: must list event names (leave it out for all)");
+        }
+        for (const auto& event : events) webhook.events.push_back(event.as<std::string>());
+      }
+      for (std::size_t j = 0; j < options.webhooks.size(); ++j) {
+        if (options.webhooks[j].url == webhook.url) {
+          return bad(where + ".url: the same URL as webhooks[" + std::to_string(j) + "]");
+        }
+      }
+      options.webhooks.push_back(std::move(webhook));
+    }
+  }
+  if (node["max_attempts"]) {
+    options.max_attempts = node["max_attempts"].as<int>();
+    if (options.max_attempts < 1 || options.max_attempts > 100) {
+      return bad("max_attempts: must be 1-100");
+    }
+  }
+  if (node["timeout"]) {
+    PW_TRY_ASSIGN(auto timeout,
+                  duration(node["timeout"].as<std::string>(), "notifications.timeout"));
+    options.timeout = timeout;
+  }
+  if (node["ca_file"]) {
+    options.ca_file = node["ca_file"].as<std::string>();
+    if (!std::ifstream(options.ca_file)) {
+      return bad("ca_file: cannot read " + options.ca_file);
+    }
+  }
+  auto valid = notify::validate(options);
+  if (!valid.ok()) return bad(valid.error().message);
+  return Ok{};
+}
+
 Result<Config> parse(const YAML::Node& root) {
   Config config;
   PW_TRY(only_keys(root, "",
                    {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes",
-                    "agent_binary", "servers_dir", "traffic", "rollout"}));
+                    "agent_binary", "servers_dir", "traffic", "rollout", "notifications"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
@@ -110,6 +162,9 @@ Result<Config> parse(const YAML::Node& root) {
         return make_error(Errc::invalid_argument, "rollout.max_parallel: must be 1-100");
       }
     }
+  }
+  if (const auto notifications = root["notifications"]) {
+    PW_TRY(parse_notifications(notifications, config.notifications));
   }
   const std::pair<const char*, const std::string*> required[] = {
       {"state_dir", &config.state_dir},

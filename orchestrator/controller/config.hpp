@@ -26,6 +26,15 @@
 //     min_requests: 20                    # fewer on the new servers: inconclusive
 //     inconclusive_grace: 2m
 //     max_parallel: 4
+//   notifications:                        # webhooks (Slack, Teams, Matrix), see notify.hpp
+//     webhooks:
+//       - url: https://hooks.slack.com/services/T000/B000/XXXX   # a secret: never logged
+//         events: [approval.requested, region.rolled_back]       # optional; default all
+//     max_attempts: 8                     # then given up, audited as notify.failed
+//     timeout: 5s                         # per network step of one attempt
+//     ca_file: /etc/ssl/certs/ca-certificates.crt   # for https; this is the default
+//   Events: approval.requested, approval.rejected, approval.expired, region.succeeded,
+//   region.rolled_back, rollout.finished.
 //
 // Unknown keys are errors naming the key; durations are N s|m|h|d.
 #pragma once
@@ -36,6 +45,7 @@
 #include <string>
 
 #include "common/errors/result.hpp"
+#include "orchestrator/notify/notify.hpp"
 
 namespace pw::controller {
 
@@ -58,6 +68,7 @@ struct Config {
       inconclusive_grace{120};
   std::uint64_t min_requests = 20;
   int max_parallel = 4;
+  notify::Options notifications;  // no webhooks: nothing is sent
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
   // https://HOST:PORT agents reach the controller at (0.0.0.0 becomes 127.0.0.1).

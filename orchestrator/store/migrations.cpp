@@ -63,6 +63,24 @@ CREATE TABLE rollout_commands (
   done_at TEXT, outcome TEXT NOT NULL DEFAULT '');
 CREATE INDEX rollouts_by_state ON rollouts(state);
 )SQL"},
+      {6, "webhook notification outbox", R"SQL(
+-- orchestrator/notify: what happened (payload: the JSON body webhooks receive) and, per
+-- configured webhook, its delivery. A webhook is named by the sha256 of its URL (the URL
+-- carries a secret and is never stored) and shown as `endpoint`: scheme, host and port.
+-- Deliveries are made by the dispatcher (fanned_out) for the webhooks configured then;
+-- next_at is Unix time in milliseconds.
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY, event TEXT NOT NULL, payload TEXT NOT NULL,
+  created_at TEXT NOT NULL, fanned_out INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE notification_deliveries (
+  notification_id INTEGER NOT NULL REFERENCES notifications(id),
+  webhook TEXT NOT NULL, endpoint TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL, delivered_at TEXT, failed_at TEXT,
+  last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY (notification_id, webhook));
+CREATE INDEX notifications_to_fan_out ON notifications(id) WHERE fanned_out = 0;
+CREATE INDEX notification_deliveries_due ON notification_deliveries(webhook, next_at)
+  WHERE delivered_at IS NULL AND failed_at IS NULL;
+)SQL"},
   };
   return list;
 }
