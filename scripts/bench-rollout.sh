@@ -386,9 +386,10 @@ bench_rollout() {
   "$PW" release sign repo --key keys/targets >/dev/null
   "$PW" release publish repo --snapshot-key keys/online --timestamp-key keys/online >/dev/null
   # As in rollout_flow.sh: 2 servers, canary steps 10/50/100 %, 2 s per step, 2 s bake,
-  # 2 passing health checks (1 s apart) at the gate.
+  # 2 passing health checks (1 s apart) at the gate; no approvals (threshold 0), so the
+  # figures are the machine's time, not a person's.
   local step_wait_s=2 bake_s=2 successes=2 health_interval_ms=1000 startup_window_ms=1000
-  local approvers="{threshold: 1, keys: [$(cat keys/approver.pub)]}"
+  local approvers="{threshold: 0, keys: [$(cat keys/approver.pub)]}"
   cat >fleet.yaml <<YAML
 version: 1
 defaults:

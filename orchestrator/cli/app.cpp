@@ -66,6 +66,7 @@ int run(int argc, char** argv) {
   register_serve_command(app, action);
   register_client_commands(app, action);
   register_rollout_commands(app, action);
+  register_approval_commands(app, action);
 
   try {
     app.parse(argc, argv);

@@ -19,8 +19,10 @@ struct ClientArgs {
 };
 
 // Adds --controller, --ca, --cert, --key, --client-config (and --output unless the
-// command has its own).
-void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output = true);
+// command has its own). Commands whose --key is a signing key name the operator key's
+// flag otherwise (`key_flag`, e.g. --cert-key).
+void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output = true,
+                        const std::string& key_flag = "--key");
 
 // Calls the API; the parsed answer, or an error with the controller's message
 // (Errc::permission for 401/403).

@@ -17,7 +17,8 @@ namespace {
 Status apply_client_config(ClientArgs& args);
 }  // namespace
 
-void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output) {
+void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output,
+                        const std::string& key_flag) {
   auto env = [](const char* name) {
     const char* value = std::getenv(name);
     return value != nullptr ? std::string(value) : std::string();
@@ -30,7 +31,7 @@ void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output) {
   cmd->add_option("--controller", args.controller, "https://HOST:PORT (PATCHWAVE_CONTROLLER)");
   cmd->add_option("--ca", args.ca, "The controller's CA certificate (PATCHWAVE_CA)");
   cmd->add_option("--cert", args.cert, "Your operator certificate (PATCHWAVE_CERT)");
-  cmd->add_option("--key", args.key, "Your operator key (PATCHWAVE_KEY)");
+  cmd->add_option(key_flag, args.key, "Your operator key (PATCHWAVE_KEY)");
   cmd->add_option("--client-config", args.config,
                   "JSON file with controller, ca, cert and key, for what flags and variables "
                   "leave unset (PATCHWAVE_CLIENT_CONFIG)");

@@ -17,6 +17,7 @@ struct RolloutArgs : ClientArgs {
   std::string release, id, region;
   std::vector<std::string> regions;
   bool watch = false;
+  bool routine = false;
 };
 
 Result<json::Value> release_body(const RolloutArgs& args) {
@@ -28,6 +29,7 @@ Result<json::Value> release_body(const RolloutArgs& args) {
   json::Value body = {{"app", args.release.substr(0, at)},
                       {"version", args.release.substr(at + 1)}};
   if (!args.regions.empty()) body["regions"] = args.regions;
+  if (args.routine) body["routine"] = true;
   return body;
 }
 
@@ -43,16 +45,55 @@ std::string step_of(const json::Value& region) {
   return state;
 }
 
+std::string time_of(const json::Value& ms) {
+  if (!ms.is_number() || ms.get<std::int64_t>() <= 0) return "";
+  return trust::format_time(std::chrono::floor<std::chrono::seconds>(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(ms.get<std::int64_t>()))));
+}
+
+std::string short_keys(const json::Value& keys) {
+  std::string out;
+  for (const auto& key : keys) {
+    out += (out.empty() ? "" : ", ") + key.get<std::string>().substr(0, 8);
+  }
+  return out.empty() ? "none" : out;
+}
+
+// The approval gate of a region waiting at it: what it waits for and until when.
+void print_gate(const json::Value& region) {
+  const json::Value& gate = region.value("gate", json::Value::object());
+  if (region.value("state", "") != "awaiting_approval" || gate.empty()) return;
+  std::string waiting = gate.value("waiting_for", "");
+  if (waiting == "approvals") {
+    std::printf("           gate: %zu of %d approvals (approved by %s; approvers %s), expires %s\n",
+                gate["approved_by"].size(), gate.value("needed", 0),
+                short_keys(gate["approved_by"]).c_str(), short_keys(gate["approvers"]).c_str(),
+                time_of(gate["expires_at"]).c_str());
+  } else if (waiting == "window") {
+    std::printf("           gate: approved; waiting for its window (%s) until %s\n",
+                gate.value("window", "").c_str(), time_of(gate["window_opens_at"]).c_str());
+  }
+}
+
 void print_status(const json::Value& r) {
   std::printf("rollout %s: %s %s (%s) - %s\n", r.value("id", "").c_str(),
               r.value("app", "").c_str(), r.value("version", "").c_str(),
               r.value("urgency", "").c_str(), r.value("state", "").c_str());
+  const json::Value& emergency = r.value("emergency", json::Value());
+  if (emergency.is_object()) {
+    std::printf("  emergency: countersigned by %s (%d needed)\n",
+                short_keys(emergency["countersigned_by"]).c_str(), emergency.value("threshold", 0));
+  }
   for (const auto& region : r["regions"]) {
     std::printf("  wave %-2d %-10s %-18s %zu new, %zu old%s\n", region.value("wave", 0),
                 region.value("region", "").c_str(), step_of(region).c_str(), region["fresh"].size(),
                 region["previous"].size(), region.value("paused", false) ? "  [paused]" : "");
     if (!region.value("reason", "").empty()) {
       std::printf("           reason: %s\n", region.value("reason", "").c_str());
+    }
+    print_gate(region);
+    for (const auto& shortcut : region["gate"].value("shortcuts", json::Value::array())) {
+      std::printf("           emergency shortcut: %s\n", shortcut.get<std::string>().c_str());
     }
     const auto& analysis = region["analysis"];
     if (analysis.is_object() && analysis.contains("outcome")) {
@@ -181,10 +222,16 @@ void register_rollout_commands(CLI::App& app, Action& action) {
   cplan->callback([&action, p] { action = [p] { return plan(*p); }; });
 
   auto s = std::make_shared<RolloutArgs>();
-  auto* cstart = rollout->add_subcommand("start", "Start a rollout (release-engineer).");
+  auto* cstart = rollout->add_subcommand(
+      "start",
+      "Start a rollout (release-engineer). An emergency release takes the fast path only\n"
+      "with the security officers' countersignatures (patchwave release countersign).");
   add_client_options(cstart, *s);
   cstart->add_option("APP@VERSION", s->release, "The verified release")->required();
   cstart->add_option("--regions", s->regions, "Only these regions")->delimiter(',');
+  cstart->add_flag("--routine", s->routine,
+                   "Run an emergency release that is not countersigned on the routine path "
+                   "(without it, such a release is refused)");
   cstart->footer("Example:\n  patchwave rollout start demo-service@1.0.1\n");
   cstart->callback([&action, s] { action = [s] { return start(*s); }; });
 

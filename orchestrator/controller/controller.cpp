@@ -13,6 +13,7 @@
 #include "common/log/log.hpp"
 #include "orchestrator/agent_client/agent_client.hpp"
 #include "orchestrator/audit/checkpoint.hpp"
+#include "orchestrator/controller/replies.hpp"
 #include "orchestrator/controller/servers.hpp"
 
 namespace pw::controller {
@@ -20,14 +21,6 @@ namespace fs = std::filesystem;
 namespace x509 = crypto::x509;
 
 namespace {
-
-net::Response reply(int status, const json::Value& body) {
-  return net::Response{status, "application/json", body.dump() + "\n", {}};
-}
-
-net::Response error_reply(int status, const std::string& code, const std::string& message) {
-  return reply(status, {{"error", {{"code", code}, {"message", message}}}});
-}
 
 bool is_sha256(const std::string& text) {
   return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -82,9 +75,19 @@ Result<std::unique_ptr<Controller>> Controller::open(const Config& config) {
       net::TlsFiles{controller->ca_certificate(), controller->tls_certificate(),
                     controller->tls_key()},
       controller->config_.url());
+  controller->notifier_ = std::make_unique<notify::Dispatcher>(
+      *controller->store_, controller->mutex_, controller->config_.notifications);
+  controller->rollouts_->set_dispatcher(controller->notifier_.get());
   PW_TRY(controller->store_->audit().append(
       {"controller", "start", {{"name", config.name}, {"listen", config.listen}}, "ok"}));
   return controller;
+}
+
+Status Controller::start_notifications() { return notifier_->start(); }
+
+void Controller::stop_notifications() {
+  rollouts_->set_dispatcher(nullptr);
+  notifier_->stop();
 }
 
 Result<SyncResult> Controller::sync_now(const std::string& actor) {
@@ -246,6 +249,9 @@ net::Response Controller::handle(const net::Request& request) {
   if (path == "/v1/rollouts" || path.rfind("/v1/rollouts/", 0) == 0) {
     return rollouts_->handle(request, path, *role, info->names.common_name);
   }
+  if (path == "/v1/approvals") {
+    return rollouts_->approvals_api(request, info->names.common_name);
+  }
   return operator_api(request, *role);
 }
 
@@ -346,6 +352,10 @@ int run_serve(const Config& config, const std::string& log_format) {
     return 1;
   }
   log::info("listening", {{"address", options.address}, {"port", (*server)->port()}});
+  if (auto started = c.start_notifications(); !started.ok()) {
+    log::error("start_failed", {{"error", started.error().to_string()}});
+    return 1;
+  }
 
   // The rollout engine's loop: ticks often, so that a decision to roll back reaches
   // HAProxy within a fraction of a health interval.
@@ -379,6 +389,7 @@ int run_serve(const Config& config, const std::string& log_format) {
   log::info("stopping", {{"signal", g_signal.load()}});
   engine.join();
   (*server)->stop();
+  c.stop_notifications();
   if (auto made = c.checkpoint_now(); !made.ok()) {
     log::warn("checkpoint_failed", {{"error", made.error().to_string()}});
   }

@@ -28,6 +28,7 @@
 #include "orchestrator/controller/config.hpp"
 #include "orchestrator/controller/rollouts.hpp"
 #include "orchestrator/controller/sync.hpp"
+#include "orchestrator/notify/notify.hpp"
 #include "orchestrator/store/store.hpp"
 
 namespace pw::controller {
@@ -43,6 +44,9 @@ class Controller {
   Status checkpoint_now();
   // One turn of the rollout engine (its own thread in run_serve).
   void tick_rollouts() { rollouts_->tick(); }
+  // Starts delivering the notification outbox to the configured webhooks.
+  Status start_notifications();
+  void stop_notifications();
 
   std::string tls_certificate() const { return config_.state_dir + "/tls/controller.crt"; }
   std::string tls_key() const { return config_.state_dir + "/tls/controller.key"; }
@@ -61,6 +65,7 @@ class Controller {
   std::unique_ptr<crypto::PrivateKey> signing_key_;
   std::mutex mutex_;  // one store user at a time
   std::unique_ptr<Rollouts> rollouts_;
+  std::unique_ptr<notify::Dispatcher> notifier_;
 };
 
 // Runs until SIGTERM/SIGINT: sync and checkpoint timers, the HTTPS server.

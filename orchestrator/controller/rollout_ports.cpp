@@ -32,7 +32,8 @@ Status StoreRecords::save(const rollout::Rollout& r) {
                              "state, plan, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
                              "?6, ?7, ?8, ?9, ?9) ON CONFLICT(id) DO UPDATE SET state = "
                              "excluded.state, plan = excluded.plan, updated_at = ?9"));
-    json::Value plan = {{"release", r.release}, {"created_at_ms", r.created_at}};
+    json::Value plan = {
+        {"release", r.release}, {"created_at_ms", r.created_at}, {"emergency", r.emergency}};
     upsert.bind(1, r.id)
         .bind(2, r.app)
         .bind(3, r.version)
@@ -86,6 +87,7 @@ Result<rollout::Rollout> StoreRecords::read(const std::string& id) {
                         {"state", query.text(5)},
                         {"created_at", plan.value("created_at_ms", std::int64_t{0})},
                         {"release", plan.value("release", json::Value::object())},
+                        {"emergency", plan.value("emergency", json::Value())},
                         {"regions", json::Value::array()}};
   PW_TRY_ASSIGN(store::Statement regions,
                 db.prepare("SELECT data FROM rollout_regions WHERE rollout_id = ?1 ORDER BY "
@@ -100,6 +102,54 @@ Result<rollout::Rollout> StoreRecords::read(const std::string& id) {
   auto parsed = rollout::Rollout::from_json(detail);
   if (!parsed.ok()) return std::move(parsed).error().with_context("rollout " + id);
   return parsed;
+}
+
+Result<std::vector<std::string>> StoreRecords::approvals(const std::string& rollout_id,
+                                                         const std::string& region) {
+  std::lock_guard lock(*mutex_);
+  PW_TRY_ASSIGN(store::Statement query,
+                store_->db().prepare("SELECT document FROM approvals WHERE rollout_id = ?1 AND "
+                                     "region = ?2 ORDER BY id"));
+  query.bind(1, rollout_id).bind(2, region);
+  std::vector<std::string> out;
+  for (;;) {
+    PW_TRY_ASSIGN(bool row, query.step());
+    if (!row) break;
+    out.push_back(query.text(0));
+  }
+  return out;
+}
+
+Status StoreRecords::add_approval(const std::string& rollout_id, const std::string& region,
+                                  const std::string& keyid, const std::string& document) {
+  std::lock_guard lock(*mutex_);
+  PW_TRY_ASSIGN(store::Statement insert,
+                store_->db().prepare("INSERT INTO approvals (rollout_id, region, keyid, "
+                                     "document, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  insert.bind(1, rollout_id)
+      .bind(2, region)
+      .bind(3, keyid)
+      .bind(4, document)
+      .bind(5, log::now_rfc3339());
+  return insert.run();
+}
+
+Result<bool> StoreRecords::has_approval(const std::string& rollout_id, const std::string& region,
+                                        const std::string& keyid) {
+  std::lock_guard lock(*mutex_);
+  PW_TRY_ASSIGN(store::Statement query,
+                store_->db().prepare("SELECT 1 FROM approvals WHERE rollout_id = ?1 AND region "
+                                     "= ?2 AND keyid = ?3"));
+  query.bind(1, rollout_id).bind(2, region).bind(3, keyid);
+  return query.step();
+}
+
+Status StoreRecords::notify(const std::string& event, const json::Value& fields,
+                            const std::string& text) {
+  std::lock_guard lock(*mutex_);
+  PW_TRY(notify::enqueue(store_->db(), event, fields, text));
+  if (dispatcher_ != nullptr) dispatcher_->notify();
+  return Ok{};
 }
 
 Result<std::vector<rollout::Rollout>> StoreRecords::load(bool active_only) {

@@ -13,6 +13,7 @@
 #include "orchestrator/agent_client/agent_client.hpp"
 #include "orchestrator/controller/config.hpp"
 #include "orchestrator/controller/servers.hpp"
+#include "orchestrator/notify/notify.hpp"
 #include "orchestrator/rollout/ports.hpp"
 #include "orchestrator/store/store.hpp"
 #include "orchestrator/traffic/haproxy.hpp"
@@ -33,6 +34,18 @@ class StoreRecords final : public rollout::Records {
   Status command_done(const rollout::Command& command, const std::string& outcome) override;
   Status audit(const std::string& actor, const std::string& action, const json::Value& inputs,
                const std::string& outcome) override;
+  Result<std::vector<std::string>> approvals(const std::string& rollout_id,
+                                             const std::string& region) override;
+  // Queued in the store's outbox; the dispatcher (when set) is woken to send it.
+  Status notify(const std::string& event, const json::Value& fields,
+                const std::string& text) override;
+  void set_dispatcher(notify::Dispatcher* dispatcher) { dispatcher_ = dispatcher; }
+
+  // An approval the controller accepted (approvals.cpp); one per key and region.
+  Status add_approval(const std::string& rollout_id, const std::string& region,
+                      const std::string& keyid, const std::string& document);
+  Result<bool> has_approval(const std::string& rollout_id, const std::string& region,
+                            const std::string& keyid);
 
   // Reading, for the API and the engine loop.
   Result<std::vector<rollout::Rollout>> load(bool active_only);
@@ -43,6 +56,7 @@ class StoreRecords final : public rollout::Records {
   Result<rollout::Rollout> read(const std::string& id);
   store::Store* store_;
   std::mutex* mutex_;
+  notify::Dispatcher* dispatcher_ = nullptr;
 };
 
 // Servers of a region through the provider the fleet policy names.

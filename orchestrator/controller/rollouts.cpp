@@ -4,41 +4,12 @@
 
 #include "common/crypto/hash.hpp"
 #include "common/log/log.hpp"
+#include "orchestrator/controller/replies.hpp"
 #include "orchestrator/controller/sync.hpp"
 #include "orchestrator/rollout/plan.hpp"
 
 namespace pw::controller {
 namespace {
-
-net::Response reply(int status, const json::Value& body) {
-  return net::Response{status, "application/json", body.dump() + "\n", {}};
-}
-
-net::Response error_reply(int status, const std::string& code, const std::string& message) {
-  return reply(status, {{"error", {{"code", code}, {"message", message}}}});
-}
-
-net::Response error_reply(const Error& error) {
-  int status = 500;
-  switch (error.code) {
-    case Errc::not_found:
-      status = 404;
-      break;
-    case Errc::invalid_argument:
-    case Errc::parse:
-      status = 400;
-      break;
-    case Errc::conflict:
-      status = 409;
-      break;
-    case Errc::permission:
-      status = 403;
-      break;
-    default:
-      break;
-  }
-  return error_reply(status, errc_name(error.code), error.to_string());
-}
 
 rollout::Options options_of(const Config& config) {
   rollout::Options o;
@@ -100,7 +71,8 @@ Result<Rollouts::Policy> Rollouts::policy() {
 }
 
 Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
-                                                    const std::string& version) {
+                                                    const std::string& version,
+                                                    std::string* countersignature) {
   json::Value last;
   {
     std::lock_guard lock(*store_mutex_);
@@ -120,6 +92,7 @@ Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
     info.sha256 = entry["hashes"].value("sha256", "");
     info.urgency = release.value("urgency", "routine");
     info.release = release;
+    if (countersignature != nullptr) *countersignature = entry.value("countersignature", "");
     found.push_back(std::move(info));
   }
   if (found.empty()) {
@@ -233,8 +206,20 @@ net::Response Rollouts::handle(const net::Request& request, const std::string& p
 net::Response Rollouts::plan(const json::Value& body) {
   auto current = policy();
   if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
-  auto release = find_release(body.value("app", ""), body.value("version", ""));
+  std::string countersignature;
+  auto release = find_release(body.value("app", ""), body.value("version", ""), &countersignature);
   if (!release.ok()) return error_reply(release.error());
+  std::string emergency_problem;
+  json::Value emergency;
+  if (release->urgency == "emergency") {
+    auto checked = check_countersignatures(*release, countersignature, current->typed);
+    if (checked.ok()) emergency = *checked;
+    if (!checked.ok()) {
+      // A dry run says what `start` would refuse, and plans the routine path.
+      emergency_problem = checked.error().message;
+      release->urgency = "routine";
+    }
+  }
   auto wanted = regions_of(body);
   std::map<std::string, std::vector<rollout::ServerRef>> serving;
   for (const auto& region : current->typed.regions) {
@@ -243,14 +228,22 @@ net::Response Rollouts::plan(const json::Value& body) {
   }
   auto made = rollout::plan(current->typed, *release, wanted, serving, engine_.options());
   if (!made.ok()) return error_reply(made.error());
+  if (!emergency.is_null()) (*made)["emergency"] = emergency;
+  if (!emergency_problem.empty()) (*made)["emergency_refused"] = emergency_problem;
   return reply(200, *made);
 }
 
 net::Response Rollouts::start(const json::Value& body, const std::string& who) {
   auto current = policy();
   if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
-  auto release = find_release(body.value("app", ""), body.value("version", ""));
+  std::string countersignature;
+  auto release = find_release(body.value("app", ""), body.value("version", ""), &countersignature);
   if (!release.ok()) return error_reply(release.error());
+  if (release->urgency == "emergency") {
+    auto honoured = honour_emergency(*release, countersignature, current->typed,
+                                     body.value("routine", false), who);
+    if (!honoured.ok()) return error_reply(honoured.error());
+  }
   auto wanted = regions_of(body);
   std::lock_guard engine_lock(engine_mutex_);
   auto active = records_.load(true);

@@ -2,7 +2,9 @@
 // and the operator API:
 //
 //   POST /v1/rollouts/plan          any operator: {app, version, regions?} -> the plan
-//   POST /v1/rollouts               release-engineer: start {app, version, regions?}
+//   POST /v1/rollouts               release-engineer: start {app, version, regions?,
+//                                   routine?} (routine: an emergency release that is not
+//                                   countersigned runs the routine path instead)
 //   GET  /v1/rollouts               any operator: every rollout, newest last
 //   GET  /v1/rollouts/{id}          any operator: one rollout, every region in detail
 //   POST /v1/rollouts/{id}/{verb}   release-engineer: pause|resume|abort|rollback
@@ -32,6 +34,11 @@ class Rollouts {
 
   net::Response handle(const net::Request& request, const std::string& path,
                        const std::string& role, const std::string& who);
+  // GET /v1/approvals[?region=R&rollout=ID]  any operator: the open approval requests
+  // POST /v1/approvals                       any operator: a signed approval document
+  //   (its signature is the authority, not the submitter's role) (approvals.cpp)
+  net::Response approvals_api(const net::Request& request, const std::string& who);
+  void set_dispatcher(notify::Dispatcher* dispatcher) { records_.set_dispatcher(dispatcher); }
 
  private:
   struct Policy {
@@ -39,12 +46,27 @@ class Rollouts {
     json::Value json;
   };
   Result<Policy> policy();
-  Result<rollout::ReleaseInfo> find_release(const std::string& app, const std::string& version);
+  // `countersignature`: the emergency countersignature document the sync found, or "".
+  Result<rollout::ReleaseInfo> find_release(const std::string& app, const std::string& version,
+                                            std::string* countersignature = nullptr);
+  // An emergency release is honoured only with a threshold of the security officers'
+  // countersignatures: {"countersigned_by", "threshold"}; Errc::signature naming what is
+  // missing otherwise (approvals.cpp).
+  Result<json::Value> check_countersignatures(const rollout::ReleaseInfo& release,
+                                              const std::string& countersignature,
+                                              const fleet::Policy& policy);
+  // Decides and audits: honoured (release.emergency set), or downgraded to routine when
+  // the operator asked for that, or refused (the error).
+  Status honour_emergency(rollout::ReleaseInfo& release, const std::string& countersignature,
+                          const fleet::Policy& policy, bool as_routine, const std::string& who);
   void reapply_traffic(const Policy& policy, std::vector<rollout::Rollout>& active);
   net::Response plan(const json::Value& body);
   net::Response start(const json::Value& body, const std::string& who);
   net::Response command(const std::string& id, const std::string& verb, const json::Value& body,
                         const std::string& who);
+  json::Value approval_request(const rollout::Rollout& r, const rollout::RegionRun& run,
+                               const fleet::Policy& policy);
+  net::Response submit_approval(const std::string& document, const std::string& who);
 
   const Config* config_;
   store::Store* store_;

@@ -16,6 +16,10 @@
 namespace pw::controller {
 namespace fs = std::filesystem;
 
+namespace {
+const std::string kCountersignatureDir = "countersignatures/";
+}  // namespace
+
 std::string current_fleet_target(const std::map<std::string, trust::TargetFile>& targets,
                                  const std::string& prefix) {
   std::string best;
@@ -188,6 +192,12 @@ Result<SyncResult> run_sync(store::Store& store, const std::string& repository,
       entry["release"] = release::to_json(*description);
       PW_TRY(store_artifact(client, source, name, sha->second, artifacts_dir));
       ++result.releases;
+      if (description->urgency == release::Urgency::emergency) {
+        // The security officers' countersignatures sit beside the signed metadata; they
+        // are checked against the policy's officer keys when a rollout starts.
+        auto countersigned = reader->read(kCountersignatureDir + name + ".json", 64u << 10);
+        if (countersigned.ok()) entry["countersignature"] = *countersigned;
+      }
     }
     targets[name] = entry;
   }

@@ -2,7 +2,10 @@
 // workflow from the trusted state kept in the store (so versions never go back across
 // restarts), and on success record the commit, the verified targets and the metadata
 // bundle agents will be handed, and copy each verified release artifact into the
-// content-addressed artifact store (<state>/artifacts/<sha256>). On failure nothing
+// content-addressed artifact store (<state>/artifacts/<sha256>). An emergency release's
+// countersignature document (countersignatures/<target>.json, beside the metadata) is
+// carried along as read; it is checked against the policy's officer keys at rollout
+// start (controller/approvals.cpp). On failure nothing
 // changes: the last good state stays in force. Either way an audit event says what
 // happened and why.
 #pragma once

@@ -11,6 +11,7 @@ namespace pw::rollout {
 struct Engine::Ctx {
   Rollout& rollout;
   RegionRun& run;
+  const fleet::Policy& policy;
   const fleet::Region& region;
   const fleet::Timing& timing;
   Millis now = 0;
@@ -21,5 +22,13 @@ struct Engine::Ctx {
 
 // "host:port" -> "host"
 std::string host_of(const std::string& address);
+
+// Honoured as an emergency (the controller checked the countersignatures).
+inline bool is_emergency(const Rollout& rollout) { return rollout.urgency == "emergency"; }
+
+// "demo-service 1.0.1": how messages name the release.
+inline std::string release_name(const Rollout& rollout) {
+  return rollout.app + " " + rollout.version;
+}
 
 }  // namespace pw::rollout

@@ -8,12 +8,16 @@
 namespace pw::rollout {
 namespace {
 
-bool is_emergency(const Rollout& rollout) { return rollout.urgency == "emergency"; }
-
 std::uint16_t service_port(const json::Value& release) {
   const json::Value& health = release.value("health", json::Value::object());
   auto port = health.value("port", std::uint64_t{0});
   return port > 0 && port < 65536 ? static_cast<std::uint16_t>(port) : 0;
+}
+
+// A region that stopped short of success on its own (not by an operator's abort).
+bool failed(RegionState state) {
+  return state == RegionState::rolled_back || state == RegionState::rejected ||
+         state == RegionState::expired;
 }
 
 }  // namespace
@@ -44,6 +48,7 @@ Result<Rollout> Engine::create(const std::string& id, const ReleaseInfo& release
   rollout.sha256 = release.sha256;
   rollout.urgency = release.urgency;
   rollout.release = release.release;
+  rollout.emergency = release.emergency;
   rollout.created_at = ports_.clock->now();
   std::set<std::string> wanted(regions.begin(), regions.end());
   for (const auto& name : wanted) {
@@ -51,12 +56,14 @@ Result<Rollout> Engine::create(const std::string& id, const ReleaseInfo& release
       return make_error(Errc::not_found, "region '" + name + "' is not in the fleet policy");
     }
   }
+  // An honoured emergency may take every region in one wave, if the policy says so.
+  bool one_wave = is_emergency(rollout) && policy.emergency_single_wave;
   for (const auto& wave : policy.waves()) {
     for (const fleet::Region* region : wave) {
       if (!wanted.empty() && wanted.count(region->name) == 0) continue;
       RegionRun run;
       run.region = region->name;
-      run.wave = region->wave;
+      run.wave = one_wave ? 1 : region->wave;
       run.backend = region->backend;
       run.count = region->servers;
       run.state_since = rollout.created_at;
@@ -76,6 +83,11 @@ Result<Rollout> Engine::create(const std::string& id, const ReleaseInfo& release
                                 {"urgency", release.urgency},
                                 {"regions", names}},
                                "ok"));
+  if (one_wave && policy.waves().size() > 1) {
+    PW_TRY(ports_.records->audit(
+        actor, "rollout.shortcut",
+        {{"rollout", id}, {"shortcut", "all regions in one wave (emergency policy)"}}, "ok"));
+  }
   return rollout;
 }
 
@@ -142,7 +154,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   for (const auto& run : rollout.regions) {
     const fleet::Region* region = policy.find(run.region);
     bool halts = region == nullptr || region->failure_policy != "continue";
-    if (run.state == RegionState::rolled_back && halts) halted_by = run.region;
+    if (failed(run.state) && halts) halted_by = run.region;
   }
   int current_wave = 0;
   for (const auto& run : rollout.regions) {
@@ -157,7 +169,10 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   for (auto& run : rollout.regions) {
     if (run.state != RegionState::pending || run.paused) continue;
     if (!halted_by.empty()) {
-      run.reason = "not started: region " + halted_by + " rolled back (failure_policy: halt)";
+      const RegionRun* by = rollout.find(halted_by);
+      std::string what = name(by->state);
+      std::replace(what.begin(), what.end(), '_', ' ');
+      run.reason = "not started: region " + halted_by + " " + what + " (failure_policy: halt)";
       PW_TRY(transition(run, RegionState::aborted, now));
       PW_TRY(ports_.records->save(rollout));
       PW_TRY(ports_.records->audit(
@@ -179,7 +194,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
     const fleet::Region& spec = region != nullptr ? *region : kGone;
     const fleet::Timing& timing = is_emergency(rollout) ? spec.emergency_timing : spec.timing;
     const json::Value& health = rollout.release.value("health", json::Value::object());
-    Ctx ctx{rollout, run, spec, timing, ports_.clock->now()};
+    Ctx ctx{rollout, run, policy, spec, timing, ports_.clock->now()};
     ctx.port = service_port(rollout.release);
     ctx.health_interval = std::max<Millis>(100, health.value("interval_ms", std::int64_t{1000}));
     ctx.successes = std::max<std::uint32_t>(
@@ -201,6 +216,16 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
     PW_TRY(ports_.records->audit("controller", "rollout.finished",
                                  {{"rollout", rollout.id}, {"state", name(rollout.state)}},
                                  name(rollout.state)));
+    json::Value regions = json::Value::object();
+    for (const auto& run : rollout.regions) regions[run.region] = name(run.state);
+    PW_TRY(ports_.records->notify("rollout.finished",
+                                  {{"rollout", rollout.id},
+                                   {"app", rollout.app},
+                                   {"version", rollout.version},
+                                   {"state", name(rollout.state)},
+                                   {"regions", regions}},
+                                  "Patchwave: rollout " + rollout.id + " of " +
+                                      release_name(rollout) + " finished: " + name(rollout.state)));
   }
   return Ok{};
 }
@@ -210,9 +235,9 @@ void Engine::finish_rollout(Rollout& rollout) {
   for (const auto& run : rollout.regions) {
     if (!terminal(run.state)) return;
     if (run.state == RegionState::succeeded) ++succeeded;
-    if (run.state == RegionState::aborted && run.reason.rfind("aborted by", 0) == 0) {
-      ++aborted_by_operator;
-    }
+    bool decided = run.state == RegionState::rejected ||
+                   (run.state == RegionState::aborted && run.reason.rfind("aborted by", 0) == 0);
+    if (decided) ++aborted_by_operator;
   }
   RolloutState final_state = RolloutState::partially_failed;
   if (succeeded == rollout.regions.size()) {
@@ -291,13 +316,34 @@ Status Engine::move(Ctx& ctx, RegionState to, const std::string& detail) {
   ctx.now = ports_.clock->now();
   PW_TRY(transition(ctx.run, to, ctx.now));
   PW_TRY(ports_.records->save(ctx.rollout));
-  return ports_.records->audit("controller", "rollout.region",
+  PW_TRY(ports_.records->audit("controller", "rollout.region",
                                {{"rollout", ctx.rollout.id},
                                 {"region", ctx.run.region},
                                 {"from", name(from)},
                                 {"to", name(to)},
                                 {"step", ctx.run.step}},
-                               detail.empty() ? "ok" : detail);
+                               detail.empty() ? "ok" : detail));
+  const char* event = nullptr;
+  if (to == RegionState::succeeded) event = "region.succeeded";
+  if (to == RegionState::rolled_back ||
+      (to == RegionState::aborted && from != RegionState::pending &&
+       from != RegionState::awaiting_approval)) {
+    event = "region.rolled_back";
+  }
+  if (to == RegionState::rejected) event = "approval.rejected";
+  if (to == RegionState::expired) event = "approval.expired";
+  if (event == nullptr) return Ok{};
+  std::string text = "Patchwave: " + release_name(ctx.rollout) + " in region " + ctx.run.region +
+                     ": " + name(to) + (detail.empty() ? "" : " (" + detail + ")") + "; rollout " +
+                     ctx.rollout.id;
+  return ports_.records->notify(event,
+                                {{"rollout", ctx.rollout.id},
+                                 {"region", ctx.run.region},
+                                 {"app", ctx.rollout.app},
+                                 {"version", ctx.rollout.version},
+                                 {"state", name(to)},
+                                 {"detail", detail}},
+                                text);
 }
 
 }  // namespace pw::rollout

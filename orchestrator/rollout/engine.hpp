@@ -41,6 +41,7 @@ struct Options {
 struct ReleaseInfo {
   std::string app, version, target, sha256, urgency;
   json::Value release = json::Value::object();  // the release description (custom.release)
+  json::Value emergency = json::Value();  // an honoured emergency's countersigners (model.hpp)
 };
 
 class Engine {
@@ -73,6 +74,8 @@ class Engine {
   struct Ctx;
   Status apply_command(Rollout& rollout, const Command& command, std::string& outcome);
   Status advance(Ctx& ctx);
+  Status on_awaiting_approval(Ctx& ctx);
+  Status open_gate(Ctx& ctx, std::size_t needed);
   Status on_provisioning(Ctx& ctx);
   Status on_staging(Ctx& ctx);
   Status on_verifying(Ctx& ctx);

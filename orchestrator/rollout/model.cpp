@@ -9,9 +9,13 @@ namespace {
 using R = RegionState;
 using O = RolloutState;
 
-constexpr std::array<const char*, 12> kRegionNames = {
-    "pending", "awaiting_approval", "provisioning", "staging",      "verifying",   "shifting",
-    "baking",  "finalizing",        "succeeded",    "rolling_back", "rolled_back", "aborted"};
+constexpr std::array<const char*, 14> kRegionNames = {"pending",      "awaiting_approval",
+                                                      "provisioning", "staging",
+                                                      "verifying",    "shifting",
+                                                      "baking",       "finalizing",
+                                                      "succeeded",    "rolling_back",
+                                                      "rolled_back",  "aborted",
+                                                      "rejected",     "expired"};
 constexpr std::array<const char*, 6> kRolloutNames = {
     "pending", "running", "succeeded", "partially_failed", "rolled_back", "aborted"};
 
@@ -22,6 +26,8 @@ constexpr std::pair<R, R> kRegionTable[] = {
     {R::pending, R::aborted},
     {R::awaiting_approval, R::provisioning},
     {R::awaiting_approval, R::aborted},
+    {R::awaiting_approval, R::rejected},
+    {R::awaiting_approval, R::expired},
     {R::provisioning, R::staging},
     {R::provisioning, R::rolling_back},
     {R::staging, R::verifying},
@@ -82,7 +88,8 @@ Result<RolloutState> parse_rollout_state(std::string_view text) {
 }
 
 bool terminal(RegionState state) {
-  return state == R::succeeded || state == R::rolled_back || state == R::aborted;
+  return state == R::succeeded || state == R::rolled_back || state == R::aborted ||
+         state == R::rejected || state == R::expired;
 }
 bool terminal(RolloutState state) { return state != O::pending && state != O::running; }
 
@@ -141,7 +148,8 @@ json::Value RegionRun::to_json() const {
           {"reason", reason},
           {"rollback_to", name(rollback_to)},
           {"first_deployment", first_deployment},
-          {"retry", retry}};
+          {"retry", retry},
+          {"gate", gate}};
 }
 
 Result<RegionRun> RegionRun::from_json(const json::Value& value) {
@@ -172,6 +180,7 @@ Result<RegionRun> RegionRun::from_json(const json::Value& value) {
                   parse_region_state(value.value("rollback_to", std::string("rolled_back"))));
     run.first_deployment = value.value("first_deployment", false);
     run.retry = value.value("retry", "");
+    run.gate = value.value("gate", json::Value::object());
   } catch (const std::exception& e) {
     return make_error(Errc::parse, std::string("region run: ") + e.what());
   }
@@ -196,6 +205,7 @@ json::Value Rollout::to_json() const {
           {"urgency", urgency},
           {"state", name(state)},
           {"created_at", created_at},
+          {"emergency", emergency},
           {"regions", regions_summary}};
 }
 
@@ -220,6 +230,7 @@ Result<Rollout> Rollout::from_json(const json::Value& detail) {
     PW_TRY_ASSIGN(rollout.state, parse_rollout_state(detail.at("state").get<std::string>()));
     rollout.created_at = detail.at("created_at").get<Millis>();
     rollout.release = detail.at("release");
+    rollout.emergency = detail.value("emergency", json::Value());
     for (const auto& region : detail.at("regions")) {
       PW_TRY_ASSIGN(RegionRun run, RegionRun::from_json(region));
       rollout.regions.push_back(std::move(run));

@@ -33,6 +33,8 @@ enum class RegionState {
   rolling_back,  // old servers get their weight back; new ones drained and decommissioned
   rolled_back,
   aborted,
+  rejected,  // an approver of the region said no
+  expired,   // its approval request was not answered within the policy's approval_timeout
 };
 
 enum class RolloutState { pending, running, succeeded, partially_failed, rolled_back, aborted };
@@ -78,6 +80,9 @@ struct RegionRun {
   RegionState rollback_to = RegionState::rolled_back;  // rolled_back or aborted
   bool first_deployment = false;  // no servers in service before: nothing to retire
   std::string retry;              // the failing action being retried (audited once)
+  // The approval gate while awaiting_approval (and what opened it afterwards): needed,
+  // approvers, approved_by, expires_at, window, window_opens_at, waiting_for, shortcuts.
+  json::Value gate = json::Value::object();
 
   json::Value to_json() const;
   static Result<RegionRun> from_json(const json::Value& value);
@@ -89,6 +94,9 @@ struct Rollout {
   RolloutState state = RolloutState::pending;
   Millis created_at = 0;
   json::Value release = json::Value::object();  // the verified release description
+  // An honoured emergency: who countersigned it ({"countersigned_by": [keyids],
+  // "threshold": n}); null for a routine rollout.
+  json::Value emergency = json::Value();
   std::vector<RegionRun> regions;
 
   RegionRun* find(std::string_view region);

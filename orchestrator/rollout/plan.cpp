@@ -4,6 +4,28 @@
 #include <sstream>
 
 namespace pw::rollout {
+namespace {
+
+// What opens the region: approvals, window, and what an emergency shortens.
+std::string gate_text(const fleet::Region& region, bool emergency) {
+  std::size_t needed = region.approvals_needed(emergency);
+  std::string text = needed == 0 ? std::string("no approval needed")
+                                 : std::to_string(needed) + " of " +
+                                       std::to_string(region.approvers.keys.size()) +
+                                       " approvers' signatures (request expires after " +
+                                       fleet::format_duration(region.approval_timeout) + ")";
+  if (emergency && needed < region.approvers.threshold) {
+    text += " [emergency: normally " + std::to_string(region.approvers.threshold) + "]";
+  }
+  if (emergency && region.emergency_skips_windows && !region.windows.empty()) {
+    text += "; windows ignored (emergency)";
+  } else {
+    text += "; window: " + fleet::describe_windows(region);
+  }
+  return text;
+}
+
+}  // namespace
 
 Result<json::Value> plan(const fleet::Policy& policy, const ReleaseInfo& release,
                          const std::vector<std::string>& regions,
@@ -18,7 +40,13 @@ Result<json::Value> plan(const fleet::Policy& policy, const ReleaseInfo& release
   bool emergency = release.urgency == "emergency";
   const json::Value& health = release.release.value("health", json::Value::object());
   json::Value waves = json::Value::array();
-  for (const auto& wave : policy.waves()) {
+  auto grouped = policy.waves();
+  if (emergency && policy.emergency_single_wave && grouped.size() > 1) {
+    std::vector<const fleet::Region*> all;
+    for (const auto& wave : grouped) all.insert(all.end(), wave.begin(), wave.end());
+    grouped = {all};
+  }
+  for (const auto& wave : grouped) {
     json::Value entries = json::Value::array();
     for (const fleet::Region* region : wave) {
       if (!wanted.empty() && wanted.count(region->name) == 0) continue;
@@ -49,7 +77,7 @@ Result<json::Value> plan(const fleet::Policy& policy, const ReleaseInfo& release
            {"create", create},
            {"retire", retire},
            {"first_deployment", first},
-           {"gate", "open: approvals and maintenance windows are not enforced yet"},
+           {"gate", gate_text(*region, emergency)},
            {"health_gate",
             {{"successes_in_a_row", successes},
              {"interval_ms", health.value("interval_ms", std::uint64_t{1000})},
@@ -89,6 +117,14 @@ std::string render_plan(const json::Value& plan) {
   out << "Rollout plan for " << plan.value("app", "") << " " << plan.value("version", "") << " ("
       << plan.value("urgency", "") << ", " << plan.value("target", "") << ")\n"
       << "Nothing has been changed.\n";
+  if (plan.contains("emergency_refused")) {
+    out << "Not honoured as an emergency: " << plan.value("emergency_refused", "")
+        << "\n(shown as it would run with --routine)\n";
+  }
+  if (plan.contains("emergency") && plan["emergency"].is_object()) {
+    out << "Emergency: countersigned by " << plan["emergency"]["countersigned_by"].size()
+        << " security officers (" << plan["emergency"].value("threshold", 0) << " needed)\n";
+  }
   for (const auto& wave : plan["waves"]) {
     out << "\nWave " << wave.value("wave", 0) << ":\n";
     for (const auto& region : wave["regions"]) {

@@ -108,6 +108,16 @@ class Records {
   virtual Status command_done(const Command& command, const std::string& outcome) = 0;
   virtual Status audit(const std::string& actor, const std::string& action,
                        const json::Value& inputs, const std::string& outcome) = 0;
+  // The signed approval documents submitted for a region of a rollout, as submitted (the
+  // controller checked them on the way in; the engine checks them again at the gate,
+  // against the policy in force then).
+  virtual Result<std::vector<std::string>> approvals(const std::string& rollout_id,
+                                                     const std::string& region) = 0;
+  // A message for the people watching (webhooks): queued, never waited for. `event` is
+  // approval.requested, approval.rejected, approval.expired, region.succeeded,
+  // region.rolled_back or rollout.finished; `text` is one readable line.
+  virtual Status notify(const std::string& event, const json::Value& fields,
+                        const std::string& text) = 0;
 };
 
 struct Ports {

@@ -80,8 +80,7 @@ std::vector<std::string> names_of(const std::vector<ServerRef>& servers) {
 Status Engine::advance(Ctx& ctx) {
   switch (ctx.run.state) {
     case RegionState::awaiting_approval:
-      // The gate approvals and maintenance windows plug into (issue 7): open for now.
-      return move(ctx, RegionState::provisioning);
+      return on_awaiting_approval(ctx);
     case RegionState::provisioning:
       return on_provisioning(ctx);
     case RegionState::staging:

@@ -35,8 +35,13 @@ release() {
 }
 
 # setup_rollouts REGION:WAVE...: the repository, the fleet policy and the controller's
-# configuration; FRONT[REGION] is the port of the region's frontend.
-declare -A FRONT
+# configuration; FRONT[REGION] is the port of the region's frontend. Regions open without
+# approvals unless APPROVERS[REGION] says otherwise ("{threshold: N, keys: [...]}");
+# REGION_EXTRA[REGION] adds fields to a region (", windows: [...]"), FLEET_TOP top-level
+# fields to the policy and CONTROLLER_EXTRA lines to controller.yaml.
+declare -A FRONT APPROVERS REGION_EXTRA
+FLEET_TOP=${FLEET_TOP:-}
+CONTROLLER_EXTRA=${CONTROLLER_EXTRA:-}
 setup_rollouts() {
   make_repo repo
   local approver; approver=$(cat keys/alice.pub)
@@ -51,14 +56,17 @@ defaults:
   failure_policy: halt
   max_error_rate: 1.0
   emergency: {step_wait: 1s, bake_time: 1s}
+$FLEET_TOP
 regions:
 YAML
   local frontends=""
   for spec in "$@"; do
     local name=${spec%%:*} wave=${spec##*:}
     FRONT[$name]=$(free_port)
-    printf '  - {name: %s, wave: %s, provider: {kind: local}, backend: app_%s,\n     approvers: {threshold: 1, keys: [%s]}}\n' \
-      "$name" "$wave" "$name" "$approver" >>fleet.yaml
+    local approvers=${APPROVERS[$name]:-}
+    [ -n "$approvers" ] || approvers="{threshold: 0, keys: [$approver]}"
+    printf '  - {name: %s, wave: %s, provider: {kind: local}, backend: app_%s,\n     approvers: %s%s}\n' \
+      "$name" "$wave" "$name" "$approvers" "${REGION_EXTRA[$name]:-}" >>fleet.yaml
     frontends+="${frontends:+, }$name: 127.0.0.1:${FRONT[$name]}"
   done
   pw release add repo fleet.yaml --name fleet/policy.yaml >/dev/null
@@ -73,6 +81,7 @@ traffic:
   frontends: {$frontends}
 rollout: {provision_timeout: 60s, stage_timeout: 60s, health_timeout: 20s, min_requests: 10,
           inconclusive_grace: 20s}
+$CONTROLLER_EXTRA
 YAML
   export PATCHWAVE_CONTROLLER="https://127.0.0.1:$CPORT" PATCHWAVE_CA="$WORK/state/ca/ca.pem"
   export PATCHWAVE_CERT="$WORK/rita.crt" PATCHWAVE_KEY="$WORK/rita.key"

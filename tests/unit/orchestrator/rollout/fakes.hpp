@@ -220,6 +220,17 @@ struct FakeRecords : Records {
     audit_log.push_back(action + " " + outcome);
     return Ok{};
   }
+  std::map<std::string, std::vector<std::string>> documents;  // region -> approvals
+  std::vector<std::string> notified;                          // "event text"
+  Result<std::vector<std::string>> approvals(const std::string&,
+                                             const std::string& region) override {
+    return documents[region];
+  }
+  Status notify(const std::string& event, const pw::json::Value&,
+                const std::string& text) override {
+    notified.push_back(event + " " + text);
+    return Ok{};
+  }
 };
 
 }  // namespace fakes
