@@ -33,10 +33,10 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, char32_t& code) {
                        : (lead >> 3) == 0x1e ? 4
                                              : 0;
   if (length == 0 || i + length > s.size()) return 0;
-  code = length == 1 ? lead : lead & (0x7f >> length);
+  code = length == 1 ? char32_t{lead} : char32_t{lead} & (char32_t{0x7f} >> length);
   for (std::size_t k = 1; k < length; ++k) {
     if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    code = (code << 6) | (byte(i + k) & 0x3f);
+    code = (code << 6) | (char32_t{byte(i + k)} & char32_t{0x3f});
   }
   static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
   if (code < kMin[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
