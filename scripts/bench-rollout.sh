@@ -3,7 +3,7 @@
 # cleanup list `on_exit`). Set up as tests/integration/rollout_flow.sh: the real
 # controller (`patchwave serve`) with a git manifests repository, local-provider agents on
 # their own loopback addresses, the HAProxy the controller manages, and
-# tests/support/demo_service.py under load from tests/support/loadgen.py.
+# examples/demo-service/demo_service.py under load from tests/support/loadgen.py.
 #
 #  1. Rollback speed (goal: from the decision to 100 % of the traffic on the old servers
 #     within 1 s). A good release on 2 servers, then a release whose new servers answer
@@ -411,7 +411,7 @@ YAML
   for version in 1.0.0:ok 1.0.1:error-5xx 1.0.2:ok; do
     mode=${version#*:} version=${version%:*}
     src="$d/src-$version"; mkdir -p "$src/bin" dist
-    cp "$root/tests/support/demo_service.py" "$src/bin/"
+    cp "$root/examples/demo-service/demo_service.py" "$src/bin/"
     printf '#!/bin/sh\nexec python3 "$(dirname "$0")/demo_service.py" "$@"\n' >"$src/bin/demo-service"
     chmod 755 "$src/bin/demo-service" "$src/bin/demo_service.py"
     # A file of its own, so that no two releases share an artifact (and its sha256).

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""The demo service packaged inside test releases (python3 standard library only).
+"""The demo service of Patchwave's demo and tests (python3 standard library only).
+
+examples/demo-service/package.sh packs it into release tarballs: 1.0.0 (the
+"vulnerable" one), 1.0.1 (the fix) and 1.0.2 (broken: it answers 5xx).
 
     demo_service.py --host H --port P --version V [--mode ok|fail-health|error-5xx|slow]
                     [--verbose]
@@ -9,6 +12,7 @@ Each option falls back to an environment variable the agent sets: --host to HOST
 "ok"). It answers HTTP/1.1 with Content-Length (keep-alive allowed):
 
     GET /healthz  200 "ok"                      (503 "unhealthy" in fail-health mode)
+    GET /version  200 {"app": "demo-service", "version": V, "mode": MODE}
     GET /         200 "demo-service V\\n"        (500 in error-5xx mode; slow mode sleeps
                                                  0.3 s before answering)
     other paths   404
@@ -79,6 +83,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.answer(503, "unhealthy\n")
                 else:
                     self.answer(200, "ok\n")
+            elif path == "/version":
+                self.answer(200, '{"app": "demo-service", "version": "%s", "mode": "%s"}\n' %
+                            (server.version, server.mode), "application/json")
             elif path == "/":
                 if server.mode == "slow":
                     time.sleep(SLOW_SECONDS)
@@ -89,10 +96,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.answer(404, "not found\n")
 
-    def answer(self, status, text):
+    def answer(self, status, text, content_type="text/plain; charset=utf-8"):
         body = text.encode()
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if self.server.stopping.is_set():
             self.send_header("Connection", "close")

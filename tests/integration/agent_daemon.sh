@@ -24,7 +24,7 @@ make_pki pki
 # --- a signed repository with a few releases -------------------------------------
 # service_tarball FILE: bin/demo-service, a small HTTP service on $HOST:$PORT whose
 # /healthz answers 200 (or 500 when HEALTH=bad); bin/crash exits 3 at once;
-# bin/demo_service.py, tests/support/demo_service.py (the packaged test service).
+# bin/demo_service.py, examples/demo-service/demo_service.py (the packaged test service).
 service_tarball() {
   local src
   src=$(mktemp -d "$WORK/src-XXXXXX")
@@ -41,7 +41,7 @@ class H(http.server.BaseHTTPRequestHandler):
 print("listening on", os.environ["HOST"], os.environ["PATCHWAVE_HOST"], os.environ["PORT"], flush=True)
 http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), H).serve_forever()
 PY
-  cp "$here/../support/demo_service.py" "$src/bin/demo_service.py"
+  cp "$here/../../examples/demo-service/demo_service.py" "$src/bin/demo_service.py"
   printf '#!/bin/sh\necho "cannot start: no database" >&2\nexit 3\n' >"$src/bin/crash"
   chmod 755 "$src/bin/demo-service" "$src/bin/crash" "$src/bin/demo_service.py"
   head -c 200000 /dev/urandom >"$src/payload.bin"   # big enough to cut a download
@@ -286,7 +286,7 @@ check "... and its health check fails: 503" status_is_resp 503
 check "... saying why" bash -c "grep -q 'HTTP 500' '$WORK/resp'"
 call "stop it" 200 POST /v1/service/stop
 
-# tests/support/demo_service.py, told its address through {host} and {port} in argv.
+# examples/demo-service/demo_service.py, told its address through {host} and {port} in argv.
 call "a release with {host} and {port} in its argv: starts" 200 POST /v1/service/start \
   --data-binary "{\"release\":\"${SHA[1.0.6]}\",\"port\":$SPORT}"
 SERVICE_PID=$(json_field 'd["pid"]' || true)

@@ -1,6 +1,6 @@
 # The rollout engine end to end with real parts: the controller, a real git manifests
 # repository, real agents on their own loopback addresses (local provider), a real
-# HAProxy the controller runs, and a real service (tests/support/demo_service.py).
+# HAProxy the controller runs, and a real service (examples/demo-service/demo_service.py).
 #  - a first rollout across three regions in two waves succeeds (regions ka, mu, ha: their
 #    loopback addresses differ from the other tests', which may run at the same time);
 #  - the next release replaces every server under continuous load without losing a

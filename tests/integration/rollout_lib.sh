@@ -1,5 +1,5 @@
 # Shared set-up of the rollout tests (rollout_flow.sh, rollout_crash.sh): a manifests
-# repository with a fleet policy, releases of tests/support/demo_service.py, and a real
+# repository with a fleet policy, releases of examples/demo-service/demo_service.py, and a real
 # controller with a managed HAProxy. Source after lib.sh and agent/pki.sh.
 
 PIDS=()
@@ -22,7 +22,7 @@ trap rollout_cleanup EXIT
 release() {
   local version=$1 mode=${2:-ok} urgency=${3:-routine} src
   src=$(mktemp -d "$WORK/src-XXXXXX"); mkdir -p "$src/bin"
-  cp "$here/../support/demo_service.py" "$src/bin/"
+  cp "$here/../../examples/demo-service/demo_service.py" "$src/bin/"
   printf '#!/bin/sh\nexec python3 "$(dirname "$0")/demo_service.py" "$@"\n' >"$src/bin/demo-service"
   chmod 755 "$src/bin/demo-service" "$src/bin/demo_service.py"
   mkdir -p dist && tar -czf "dist/demo-$version.tar.gz" -C "$src" .
