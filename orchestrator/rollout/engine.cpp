@@ -100,16 +100,35 @@ std::vector<Weight> Engine::steady_weights(const std::vector<ServerRef>& serving
 }
 
 std::vector<Weight> Engine::weights(const RegionRun& run, int percent) const {
+  // Per-server weights whose sums split the region's traffic percent : 100 - percent
+  // between the fresh and the previous servers, as exactly as HAProxy's integer weights
+  // allow: the side with the larger share per server gets full_weight, the other its
+  // proportion of it (at least 1 while its share is above 0). Dividing the full weight
+  // by the server count instead would round a 10% step on 100 servers to weight 1 each,
+  // i.e. 33%.
+  const auto fresh_n = static_cast<long>(run.fresh.size());
+  const auto previous_n = static_cast<long>(run.previous.size());
+  const long full = options_.full_weight;
+  long fresh_each = 0, previous_each = 0;
+  if (previous_n == 0) {
+    fresh_each = percent > 0 ? full : 0;
+  } else if (fresh_n == 0) {
+    previous_each = percent < 100 ? full : 0;
+  } else {
+    const long fresh_share = static_cast<long>(percent) * previous_n;        // per fresh server
+    const long previous_share = static_cast<long>(100 - percent) * fresh_n;  // per old server
+    const long top = std::max(fresh_share, previous_share);
+    auto scaled = [&](long share) {
+      return share <= 0 ? 0L : std::max(1L, (full * share + top / 2) / top);
+    };
+    fresh_each = scaled(fresh_share);
+    previous_each = scaled(previous_share);
+  }
   std::vector<Weight> out;
-  auto share = [&](int pct, std::size_t count) {
-    if (pct <= 0 || count == 0) return 0;
-    long scaled = static_cast<long>(pct) * options_.full_weight / 100 / static_cast<long>(count);
-    return static_cast<int>(std::max(1L, scaled));
-  };
-  int fresh_each = share(percent, run.fresh.size());
-  int previous_each = share(100 - percent, run.previous.size());
-  for (const auto& s : run.previous) out.push_back({s.name, s.service, previous_each});
-  for (const auto& s : run.fresh) out.push_back({s.name, s.service, fresh_each});
+  for (const auto& s : run.previous) {
+    out.push_back({s.name, s.service, static_cast<int>(previous_each)});
+  }
+  for (const auto& s : run.fresh) out.push_back({s.name, s.service, static_cast<int>(fresh_each)});
   return out;
 }
 

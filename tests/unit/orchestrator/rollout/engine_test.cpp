@@ -63,8 +63,9 @@ TEST_CASE("a release replaces the old servers through the canary steps", "[rollo
     if (line.rfind("apply", 0) == 0) applies.push_back(line);
   }
   REQUIRE(applies.size() >= 4);  // the steady state, then 10%, 50%, 100%
-  CHECK(applies[1] == "apply app_bw bw-r0-0=115 bw-r0-1=115 bw-r1-0=8 bw-r1-1=8 bw-r1-2=8");
-  CHECK(applies[3] == "apply app_bw bw-r0-0=0 bw-r0-1=0 bw-r1-0=85 bw-r1-1=85 bw-r1-2=85");
+  // 10%: 3 x 19 against 2 x 256 is 10.0% of the weight on the new servers.
+  CHECK(applies[1] == "apply app_bw bw-r0-0=256 bw-r0-1=256 bw-r1-0=19 bw-r1-1=19 bw-r1-2=19");
+  CHECK(applies[3] == "apply app_bw bw-r0-0=0 bw-r0-1=0 bw-r1-0=256 bw-r1-1=256 bw-r1-2=256");
   // The old servers were drained out of the backend and decommissioned.
   CHECK(world.traffic.backends["app_bw"].size() == 3);
   CHECK(world.fleet.decommissioned == std::set<std::string>{"bw-r0-0", "bw-r0-1"});
@@ -220,4 +221,31 @@ TEST_CASE("the clock jumps: a step waits again, and never judges on too few requ
   CHECK(world.at("bw").state == RegionState::rolled_back);
   CHECK(contains(world.at("bw").reason, "step 10% timed out: analysis inconclusive"));
   CHECK(world.traffic.percent_on("app_bw", "-r0-") == 100);
+}
+
+TEST_CASE("each traffic step is its percentage of the weight, however many servers", "[rollout]") {
+  for (int servers : {1, 2, 7, 100}) {
+    World world({region("bw", 1, servers)});
+    world.load = 1000 * servers;  // every server gets requests, even at 10%
+    world.serving("bw", servers);
+    world.start();
+    std::map<int, int> seen;  // step -> percent of the weight on the new servers at its end
+    for (int i = 0; i < 300 && !terminal(world.rollout.state); ++i) {
+      REQUIRE(world.tick().ok());
+      const auto& run = world.at("bw");
+      if (run.state == RegionState::shifting) {
+        int total = 0, fresh = 0;
+        for (const auto& [name, c] : world.traffic.backends["app_bw"]) {
+          total += c.weight;
+          if (name.find("-r1-") != std::string::npos) fresh += c.weight;
+        }
+        seen[run.step] = total == 0 ? 0 : (fresh * 1000 / total + 5) / 10;
+      }
+    }
+    INFO(servers << " servers");
+    CHECK(world.rollout.state == RolloutState::succeeded);
+    CHECK(seen[0] == 10);
+    CHECK(seen[1] == 50);
+    CHECK(seen[2] == 100);
+  }
 }
