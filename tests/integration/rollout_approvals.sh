@@ -22,11 +22,12 @@ mkdir -p keys
 for k in t1 t2 t3 s1 o1 o2 o3; do pw key generate --out "keys/$k" >/dev/null 2>&1; done
 pub() { cat "keys/$1.pub"; }
 
-# sa's window opens at the next whole minute (at least 20 s away) and lasts an hour.
+# sa's window opens at a whole minute at least 100 s away (time enough, even on a slow
+# machine, for sa to reach its gate approved and wait) and lasts an hour.
 opens=$(python3 -c "
 import datetime as d
 now = d.datetime.now(d.timezone.utc)
-t = (now + d.timedelta(seconds=20)).replace(second=0, microsecond=0) + d.timedelta(minutes=1)
+t = (now + d.timedelta(seconds=100)).replace(second=0, microsecond=0) + d.timedelta(minutes=1)
 print(t.strftime('%H:%M'), (t + d.timedelta(hours=1)).strftime('%H:%M'), t.strftime('%Y-%m-%dT%H:%M:00Z'))")
 read -r W_START W_END W_OPENS <<<"$opens"
 
@@ -59,6 +60,8 @@ expect_out "... sa names its window" "window: daily $W_START-$W_END UTC"
 
 check "rollout start 1.0.0" pw rollout start demo-service@1.0.0
 RID=$(latest_rollout)
+# sa's approver approves before sa's turn has come: counted when sa reaches its gate.
+check "s1 approves sa ahead of its turn" pw approve "$RID" --region sa --key keys/s1
 pending_has() {
   pw approvals pending --output json >pending.json &&
     python3 -c "
@@ -107,8 +110,7 @@ check "... the file is submitted later" pw approvals submit t2.json
 expect_out "... and accepted" "approve by key"
 check "th opens: 2 of 2" wait_pending "sa"
 
-# --- sa: approved, then its window -------------------------------------------------------
-check "s1 approves sa" pw approve "$RID" --region sa --key keys/s1
+# --- sa: approved ahead, it waits for its window -----------------------------------------
 window_wait() {
   for _ in $(seq 100); do
     pw rollout status "$RID" >status.txt && grep -q "waiting for its window" status.txt && return 0
@@ -118,7 +120,7 @@ window_wait() {
 }
 check "sa waits for its window and status says until when" window_wait
 check "... until the minute it opens" grep -q "until $W_OPENS" status.txt
-check "the rollout succeeds once the window opens" timeout 200 "$PW_BIN" rollout status "$RID" --watch
+check "the rollout succeeds once the window opens" timeout 300 "$PW_BIN" rollout status "$RID" --watch
 REPLAY=$(cat t2.json)
 
 # --- a rejection stops its region ---------------------------------------------------------
