@@ -169,6 +169,34 @@ struct Client::Impl {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
     run_op(io, [&](auto done) { stream.async_shutdown(done); });
   }
+
+  // One connection kept alive after a request (HTTP/1.1 keep-alive), for the next
+  // request to the same host and port: the controller asks each agent every health
+  // interval, and a TLS handshake per question was most of its CPU time.
+  std::unique_ptr<Stream> idle;
+  std::string idle_key;
+
+  // One exchange on `stream`. `sent` says whether the request went out and `answered`
+  // whether any of the answer came back, so that a kept-alive connection the server
+  // had closed can be told apart from a request that failed.
+  Result<ClientResponse> exchange(Stream& stream, const Url& url,
+                                  http::request<http::string_body>& request,
+                                  std::size_t max_response_bytes, bool& keep, bool& answered) {
+    keep = false;
+    answered = false;
+    PW_TRY(send(stream, url, request));
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(max_response_bytes);
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    auto ec = run_op(io, [&](auto done) { http::async_read(stream, buffer, parser, done); });
+    answered = parser.got_some();
+    if (ec) return network_error(url, "reading the answer of", ec);
+    auto& message = parser.get();
+    keep = message.keep_alive();
+    return ClientResponse{static_cast<int>(message.result_int()), lowercase_headers(message),
+                          std::move(message.body())};
+  }
 };
 
 Client::Client(TlsFiles tls, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
@@ -185,27 +213,40 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
                                        const std::string& body, const std::string& content_type,
                                        std::size_t max_response_bytes) {
   PW_TRY_ASSIGN(Url url, parse_url(url_text));
-  PW_TRY_ASSIGN(auto stream, impl_->connect(url));
   http::request<http::string_body> request;
   request.method_string(method);
   request.target(url.target);
   request.version(11);
-  request.keep_alive(false);
+  request.keep_alive(true);
   if (!body.empty() || method == "POST" || method == "PUT") {
     request.set(http::field::content_type, content_type);
     request.body() = body;
   }
-  PW_TRY(impl_->send(*stream, url, request));
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_response_bytes);
-  beast::get_lowest_layer(*stream).expires_after(impl_->timeout);
-  auto ec = run_op(impl_->io, [&](auto done) { http::async_read(*stream, buffer, parser, done); });
-  if (ec) return network_error(url, "reading the answer of", ec);
-  auto& message = parser.get();
-  ClientResponse response{static_cast<int>(message.result_int()), lowercase_headers(message),
-                          std::move(message.body())};
-  impl_->close(*stream);
+  std::string key = url.host + ":" + std::to_string(url.port);
+  std::unique_ptr<Impl::Stream> stream;
+  bool reused = false;
+  if (impl_->idle && impl_->idle_key == key) {
+    stream = std::move(impl_->idle);
+    reused = true;
+  } else {
+    impl_->idle.reset();
+    PW_TRY_ASSIGN(stream, impl_->connect(url));
+  }
+  bool keep = false, answered = false;
+  auto response = impl_->exchange(*stream, url, request, max_response_bytes, keep, answered);
+  if (!response.ok() && reused && !answered) {
+    // The server had closed the kept-alive connection (idle timeout, restart) before it
+    // read the request: nothing was answered, so it is sent once more on a new one.
+    PW_TRY_ASSIGN(stream, impl_->connect(url));
+    response = impl_->exchange(*stream, url, request, max_response_bytes, keep, answered);
+  }
+  if (!response.ok()) return response;
+  if (keep) {
+    impl_->idle = std::move(stream);
+    impl_->idle_key = key;
+  } else {
+    impl_->close(*stream);
+  }
   return response;
 }
 

@@ -33,6 +33,7 @@ struct Request {
   std::string peer_common_name;  // of the verified client certificate ("" without one)
   std::string peer_certificate;  // its PEM, for handlers that read more (roles)
   std::string peer_address;      // the client's IP address
+  std::uint16_t peer_port = 0;   // and its port (one per connection)
 };
 
 struct Response {
@@ -106,7 +107,11 @@ struct DownloadResult {
 
 // An HTTPS client that checks the server's certificate against `tls.ca` and the URL's
 // host name, and presents tls.certificate when given. Synchronous; every network step
-// is bounded by `timeout` (a stalled peer fails instead of hanging).
+// is bounded by `timeout` (a stalled peer fails instead of hanging). `request` keeps
+// its connection alive for the next request to the same host and port (one TLS
+// handshake instead of one per request); a kept connection the server closed meanwhile
+// is replaced, and the request sent again only if nothing of it was answered. One
+// caller at a time.
 class Client {
  public:
   Client(TlsFiles tls, std::chrono::milliseconds timeout);

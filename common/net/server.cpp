@@ -144,7 +144,10 @@ class Session : public std::enable_shared_from_this<Session> {
     request.peer_certificate = peer_certificate_pem(stream_.native_handle());
     beast::error_code endpoint_error;
     auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(endpoint_error);
-    if (!endpoint_error) request.peer_address = remote.address().to_string();
+    if (!endpoint_error) {
+      request.peer_address = remote.address().to_string();
+      request.peer_port = remote.port();
+    }
     bool keep_alive = message.keep_alive();
     range_ = request.headers.count("range") ? request.headers["range"] : std::string();
     // The handler may block; it runs on the pool and the answer comes back to this
