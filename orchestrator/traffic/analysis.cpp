@@ -15,6 +15,7 @@ constexpr std::pair<const char*, std::uint64_t ServerStat::*> kCounters[] = {
     {"hrsp_4xx", &ServerStat::responses_4xx}, {"hrsp_5xx", &ServerStat::responses_5xx},
     {"econ", &ServerStat::connection_errors}, {"eresp", &ServerStat::response_errors},
     {"cli_abrt", &ServerStat::client_aborts}, {"srv_abrt", &ServerStat::server_aborts},
+    {"wretr", &ServerStat::retries},
 };
 
 // The sums over one side (new or old servers) of a step.
@@ -94,8 +95,9 @@ Verdict analyze(const std::vector<ServerStat>& baseline, const std::vector<Serve
     std::uint64_t requests = delta(stat, start, &ServerStat::sessions_total);
     side.servers += 1;
     side.requests += requests;
-    for (auto counter : {&ServerStat::responses_5xx, &ServerStat::connection_errors,
-                         &ServerStat::response_errors, &ServerStat::server_aborts}) {
+    for (auto counter :
+         {&ServerStat::responses_5xx, &ServerStat::connection_errors, &ServerStat::response_errors,
+          &ServerStat::server_aborts, &ServerStat::retries}) {
       side.errors += delta(stat, start, counter);
     }
     side.latency_sum += static_cast<double>(stat.response_time_ms) * static_cast<double>(requests);

@@ -2,8 +2,10 @@
 // start of the step (baseline) and at its end (current). The servers named in
 // new_servers are judged against every other server of the backend (the old ones) on
 // the counters' differences:
-//   requests = stot, errors = hrsp_5xx + econ + eresp + srv_abrt (HAProxy's docs say
-//   eresp includes srv_abrt, so an abort may count twice; errors are capped at requests).
+//   requests = stot, errors = hrsp_5xx + econ + eresp + srv_abrt + wretr (HAProxy's docs
+//   say eresp includes srv_abrt, so an abort may count twice; errors are capped at
+//   requests). wretr counts the failed attempts HAProxy retried on another server: the
+//   clients never saw those failures, the analysis must.
 // Both lists are one backend's servers, matched by server name (the backend field is not
 // compared). A server missing from the baseline counts from 0; a counter that went backwards
 // (HAProxy restarted, or the server was re-added) makes the step inconclusive.

@@ -38,13 +38,19 @@ std::string managed_config(const std::string& socket_path,
          "  timeout client 30s\n"
          "  timeout server 30s\n"
          "  retries 2\n"
-         "  option redispatch\n";
+         "  option redispatch\n"
+         // Layer-7 retries: a request that fails on one server (no connection, no answer,
+         // or a 5xx) is sent to another one, so a broken canary costs the clients nothing
+         // while the analysis still counts the failure (wretr). Only idempotent requests
+         // (GET, HEAD) are retried after they reached a server.
+         "  retry-on conn-failure empty-response response-timeout 500 502 503 504\n";
   for (const auto& region : regions) {
     out << "frontend fe_" << region.region << "\n"
         << "  bind " << region.bind << "\n"
         << "  default_backend " << backend_name(region) << "\n"
         << "backend " << backend_name(region) << "\n"
-        << "  balance roundrobin\n";
+        << "  balance roundrobin\n"
+        << "  http-request disable-l7-retry if !METH_GET\n";
   }
   return out.str();
 }

@@ -77,6 +77,7 @@ Result<StatTable> parse_stat(const std::string& csv) {
         {"hrsp_5xx", &ServerStat::responses_5xx}, {"econ", &ServerStat::connection_errors},
         {"eresp", &ServerStat::response_errors},  {"cli_abrt", &ServerStat::client_aborts},
         {"srv_abrt", &ServerStat::server_aborts}, {"rtime", &ServerStat::response_time_ms},
+        {"wretr", &ServerStat::retries},
     };
     for (const auto& [name, member] : numbers) {
       PW_TRY_ASSIGN(stat.*member, row.number(name));

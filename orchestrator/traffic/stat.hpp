@@ -24,7 +24,11 @@ struct ServerStat {
   std::uint64_t response_errors = 0;    // eresp (HAProxy counts srv_abrt in it too, mostly)
   std::uint64_t client_aborts = 0;      // cli_abrt
   std::uint64_t server_aborts = 0;      // srv_abrt
-  std::uint64_t response_time_ms = 0;   // rtime: average over the last 1024 requests
+  // wretr: attempts on this server that failed and were retried (on another server,
+  // `option redispatch`): a connection failure, or with `retry-on` an answer such as a
+  // 5xx that the client never saw. HAProxy counts such an answer here, not in hrsp_5xx.
+  std::uint64_t retries = 0;
+  std::uint64_t response_time_ms = 0;  // rtime: average over the last 1024 requests
 };
 
 // Every server row of a `show stat` answer, and the names of all backends (rows named

@@ -5,7 +5,8 @@
 #    loopback addresses differ from the other tests', which may run at the same time);
 #  - the next release replaces every server under continuous load without losing a
 #    request;
-#  - a release whose new servers answer 5xx is rolled back on its own, halting the later
+#  - a release whose new servers answer 5xx is rolled back on its own (its failed answers
+#    retried by HAProxy on the old servers: no client sees one), halting the later
 #    wave; one that never becomes healthy is rolled back at the health gate;
 #  - nothing leaks: every server is in service or decommissioned, no stray agent runs.
 #   rollout_flow.sh PATCHWAVE PATCHWAVE_AGENT
@@ -81,6 +82,10 @@ code=0; timeout 180 "$PW_BIN" rollout status "$RID3" --watch >watch3.txt 2>&1 ||
 if [ "$code" = 1 ]; then echo "ok   ... it does not succeed (status --watch exits 1)"; else
   echo "FAIL ... status --watch exit $code"; cat watch3.txt; FAILURES=$((FAILURES + 1)); fi
 kill -TERM $LOAD; wait $LOAD || true
+check "the broken canary's 5xx reached no client (HAProxy retried them on the old servers)" python3 -c "
+import json; d = json.load(open('load2.json')); print(d)
+assert d['requests'] > 50, d
+assert d['connection_errors'] == 0 and not d['by_status'] and d['ok'] == d['requests'], d"
 check "rollout status --output json" pw rollout status "$RID3" --output json
 cp "$WORK/out" status3.json
 check "... ka rolled back on the analysis, mu and ha never started (failure_policy halt)" python3 -c "

@@ -13,7 +13,7 @@ namespace {
 
 struct Counters {
   std::uint64_t requests = 0, http_5xx = 0, connect_errors = 0, response_errors = 0,
-                server_aborts = 0, rtime = 0;
+                server_aborts = 0, rtime = 0, retries = 0;
 };
 
 ServerStat server(const std::string& name, const Counters& counters) {
@@ -28,6 +28,7 @@ ServerStat server(const std::string& name, const Counters& counters) {
   stat.response_errors = counters.response_errors;
   stat.server_aborts = counters.server_aborts;
   stat.response_time_ms = counters.rtime;
+  stat.retries = counters.retries;
   return stat;
 }
 
@@ -104,6 +105,18 @@ TEST_CASE("canary analysis judges the new servers against the old ones over one 
        {server("old", {1200, 0, 0, 0, 0, 10}), server("canary", {40, 0, 0, 0, 2, 12})},
        Outcome::fail,
        "5.0% failed requests (2 of 40)"},
+      // With HAProxy's layer-7 retries a canary's 5xx answers reach no client: they are
+      // counted in wretr, not hrsp_5xx, and must fail the step all the same.
+      {"fail: failed attempts HAProxy retried elsewhere count",
+       {old_before},
+       {server("old", {1200, 0, 0, 0, 0, 10}), server("canary", {40, 0, 0, 0, 0, 12, 40})},
+       Outcome::fail,
+       "100.0% failed requests (40 of 40)"},
+      {"inconclusive: the retry counter went backwards",
+       {old_before, server("canary", {10, 0, 0, 0, 0, 10, 5})},
+       {server("old", {1200, 0, 0, 0, 0, 10}), server("canary", {40, 0, 0, 0, 0, 10, 0})},
+       Outcome::inconclusive,
+       "wretr of canary went from 5 to 0"},
   };
   for (const auto& c : cases) {
     SECTION(c.name) {

@@ -21,18 +21,24 @@ TEST_CASE("managed config: a frontend per region, its backend named by the fleet
   // A server that dies costs at most the request in flight: retried, then redispatched.
   CHECK_THAT(config, Catch::Contains("\n  retries 2\n"));
   CHECK_THAT(config, Catch::Contains("\n  option redispatch\n"));
+  // A failed answer to a GET or HEAD is retried on another server (the canary analysis
+  // counts it through wretr); other methods only when no connection was made.
+  CHECK_THAT(config, Catch::Contains("\n  retry-on conn-failure empty-response response-timeout "
+                                     "500 502 503 504\n"));
+  CHECK_THAT(config, Catch::Contains("backend app_eu\n  balance roundrobin\n"
+                                     "  http-request disable-l7-retry if !METH_GET\n"));
 }
 
 namespace {
 // Shaped like HAProxy 2.6's answer (columns cut down, one added that we do not know).
 const char* kStat =
     "# pxname,svname,qcur,stot,econ,eresp,weight,status,hrsp_2xx,hrsp_4xx,hrsp_5xx,"
-    "cli_abrt,srv_abrt,rtime,type,addr,future_column,\n"
-    "fe_bw,FRONTEND,,90,,,,OPEN,80,4,6,,,,0,,x,\n"
-    "app_bw,old,0,60,1,2,100,UP,50,3,4,1,2,12,2,127.0.0.1:9001,x,\n"
-    "app_bw,new,0,30,0,0,0,MAINT,30,,,,,7,2,[::1]:9002,x,\n"
-    "app_bw,BACKEND,0,90,1,2,100,UP,80,3,4,1,2,10,1,,x,\n"
-    "app_eu,BACKEND,0,0,0,0,0,UP,0,0,0,0,0,0,1,,x,\n"
+    "cli_abrt,srv_abrt,rtime,type,addr,future_column,wretr,\n"
+    "fe_bw,FRONTEND,,90,,,,OPEN,80,4,6,,,,0,,x,,\n"
+    "app_bw,old,0,60,1,2,100,UP,50,3,4,1,2,12,2,127.0.0.1:9001,x,5,\n"
+    "app_bw,new,0,30,0,0,0,MAINT,30,,,,,7,2,[::1]:9002,x,,\n"
+    "app_bw,BACKEND,0,90,1,2,100,UP,80,3,4,1,2,10,1,,x,5,\n"
+    "app_eu,BACKEND,0,0,0,0,0,UP,0,0,0,0,0,0,1,,x,0,\n"
     "\n";
 }  // namespace
 
@@ -56,6 +62,7 @@ TEST_CASE("show stat: server rows by column name, and the backends that exist") 
   CHECK(old.client_aborts == 1);
   CHECK(old.server_aborts == 2);
   CHECK(old.response_time_ms == 12);
+  CHECK(old.retries == 5);
   const auto& fresh = table->servers[1];
   CHECK(fresh.address == "[::1]:9002");
   CHECK(fresh.status == "MAINT");
