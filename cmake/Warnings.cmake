@@ -9,7 +9,14 @@ target_compile_options(pw_warnings INTERFACE
 target_compile_options(pw_warnings INTERFACE $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 target_compile_definitions(pw_warnings INTERFACE OPENSSL_API_COMPAT=30000)
 
-if(PATCHWAVE_SANITIZE)
+if(PATCHWAVE_SANITIZE STREQUAL "thread")
+  # Data races in our code; third-party reports are suppressed in tsan.supp (with a reason).
+  # GCC warns that TSan does not model the fences in Boost.Asio's headers (-Wtsan);
+  # such a report would be Asio's and go to tests/tsan.supp.
+  target_compile_options(pw_warnings INTERFACE -fsanitize=thread -fno-omit-frame-pointer
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-tsan>)
+  target_link_options(pw_warnings INTERFACE -fsanitize=thread)
+elseif(PATCHWAVE_SANITIZE)
   target_compile_options(pw_warnings INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(pw_warnings INTERFACE -fsanitize=address,undefined)

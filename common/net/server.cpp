@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
@@ -153,7 +154,17 @@ class Session : public std::enable_shared_from_this<Session> {
     // The handler may block; it runs on the pool and the answer comes back to this
     // connection's strand.
     asio::post(pool_, [self = shared_from_this(), request = std::move(request), keep_alive] {
-      Response response = self->handler_(request);
+      Response response;
+      try {
+        response = self->handler_(request);
+      } catch (const std::exception&) {
+        // A handler's bug must not end the process (the exception would leave the pool
+        // thread): this request fails, the server goes on.
+        response = Response{500,
+                            "application/json",
+                            R"({"error":{"code":"internal","message":"the request failed"}})",
+                            {}};
+      }
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response), keep_alive]() mutable {
                    self->write(std::move(response), keep_alive);
@@ -311,6 +322,7 @@ struct Server::Impl {
   asio::io_context io{1};
   ssl::context context{ssl::context::tls_server};
   tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};  // accept() again after an error
   asio::thread_pool pool;
   std::thread thread;
   std::atomic<bool> stopped{false};
@@ -319,11 +331,18 @@ struct Server::Impl {
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
       if (ec) {
-        if (ec == asio::error::operation_aborted) return;
-      } else {
-        std::make_shared<Session>(std::move(socket), context, options, handler, pool)->run();
+        // Out of file descriptors (EMFILE: clients holding connections until their
+        // deadline): accepting again at once would spin a core. Wait a little; held
+        // connections time out or close and free theirs.
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](beast::error_code waited) {
+          if (!waited) accept();
+        });
+        return;
       }
+      std::make_shared<Session>(std::move(socket), context, options, handler, pool)->run();
       accept();
     });
   }
@@ -366,6 +385,7 @@ void Server::stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->retry.cancel();
   });
   impl_->pool.join();
   impl_->io.stop();

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <tuple>
 
@@ -114,6 +116,19 @@ Status copy_context_file(const std::string& from, const fs::path& to, const char
   auto text = read_text(from, 1024 * 1024);
   if (!text.ok()) return std::move(text).error().with_context(what);
   return write_new_file(to.string(), *text, 0644);
+}
+
+// A minimal environment. In a sanitizer build (the tests' ASan/UBSan and TSan builds),
+// the sanitizers' options go along, so that an agent reports where the controller does
+// (TSan's log_path collects every process's reports; docs/RELIABILITY.md).
+std::map<std::string, std::string> agent_environment() {
+  std::map<std::string, std::string> env = {{"PATH", "/usr/bin:/bin"}};
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+#endif
+  return env;
 }
 
 }  // namespace
@@ -295,7 +310,7 @@ Result<Server> LocalProvider::create(const std::string& name, const std::string&
   std::vector<std::string> argv = {options_.agent_binary, "run", "--config",
                                    (dir / "agent.json").string()};
   auto pid =
-      local_detail::spawn_detached(argv, dir.string(), {{"PATH", "/usr/bin:/bin"}},
+      local_detail::spawn_detached(argv, dir.string(), agent_environment(),
                                    (dir / "agent.log").string(), (dir / "agent.pid").string());
   if (!pid.ok()) {
     (void)remove_dir(dir);
