@@ -9,15 +9,7 @@ AgentClient::AgentClient(net::TlsFiles controller_tls, std::string address,
 Result<AgentReply> AgentClient::call(const std::string& method, const std::string& path,
                                      const std::string& body) {
   PW_TRY_ASSIGN(auto response, client_.request(method, base_ + path, body, "application/json"));
-  AgentReply reply;
-  reply.status = response.status;
-  auto parsed = json::parse(response.body);
-  if (!parsed.ok()) {
-    return make_error(Errc::parse, method + " " + base_ + path + ": the agent answered HTTP " +
-                                       std::to_string(response.status) + " with no JSON");
-  }
-  reply.body = std::move(*parsed);
-  return reply;
+  return parse_reply(response.status, response.body, method + " " + base_ + path);
 }
 
 Result<AgentReply> AgentClient::status() { return call("GET", "/v1/status"); }

@@ -11,13 +11,9 @@
 
 #include "common/json/json.hpp"
 #include "common/net/http.hpp"
+#include "orchestrator/agent_client/replies.hpp"
 
 namespace pw::agent_client {
-
-struct AgentReply {
-  int status = 0;
-  json::Value body;
-};
 
 class AgentClient {
  public:

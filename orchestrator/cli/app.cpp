@@ -67,6 +67,7 @@ int run(int argc, char** argv) {
   register_client_commands(app, action);
   register_rollout_commands(app, action);
   register_approval_commands(app, action);
+  register_login_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -39,6 +39,7 @@ void register_serve_command(CLI::App& app, Action& action);
 void register_client_commands(CLI::App& app, Action& action);
 void register_rollout_commands(CLI::App& app, Action& action);
 void register_approval_commands(CLI::App& app, Action& action);
+void register_login_command(CLI::App& app, Action& action);
 void register_inspect_command(CLI::App& release, Action& action);  // under `release`
 
 int run(int argc, char** argv);

@@ -24,6 +24,9 @@ struct ClientArgs {
 void add_client_options(CLI::App* cmd, ClientArgs& args, bool with_output = true,
                         const std::string& key_flag = "--key");
 
+// Fills in what flags and variables left empty from the client configuration file.
+Status resolve_client_args(ClientArgs& args);
+
 // Calls the API; the parsed answer, or an error with the controller's message
 // (Errc::permission for 401/403).
 Result<json::Value> call_controller(const ClientArgs& args, const std::string& method,

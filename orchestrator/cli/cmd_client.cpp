@@ -77,6 +77,8 @@ Status apply_client_config(ClientArgs& args) {
 // Calls the API; the parsed answer, or an error with the controller's message.
 }  // namespace
 
+Status resolve_client_args(ClientArgs& args) { return apply_client_config(args); }
+
 Result<json::Value> call_controller(const ClientArgs& given, const std::string& method,
                                     const std::string& path, const std::string& request_body) {
   ClientArgs args = given;

@@ -8,6 +8,8 @@
 
 #include "orchestrator/cli/cli.hpp"
 #include "orchestrator/cli/client.hpp"
+#include "orchestrator/cli/rollout_watch.hpp"
+#include "orchestrator/controller/ui/views.hpp"
 #include "orchestrator/rollout/plan.hpp"
 
 namespace pw::cli {
@@ -75,6 +77,12 @@ void print_gate(const json::Value& region) {
   }
 }
 
+// From the health gate until the region has finished: the new servers run and are checked.
+bool checking_health(const std::string& state) {
+  return state == "verifying" || state == "shifting" || state == "baking" ||
+         state == "finalizing" || state == "rolling_back";
+}
+
 void print_status(const json::Value& r) {
   std::printf("rollout %s: %s %s (%s) - %s\n", r.value("id", "").c_str(),
               r.value("app", "").c_str(), r.value("version", "").c_str(),
@@ -88,6 +96,17 @@ void print_status(const json::Value& r) {
     std::printf("  wave %-2d %-10s %-18s %zu new, %zu old%s\n", region.value("wave", 0),
                 region.value("region", "").c_str(), step_of(region).c_str(), region["fresh"].size(),
                 region["previous"].size(), region.value("paused", false) ? "  [paused]" : "");
+    if (checking_health(region.value("state", ""))) {
+      const json::Value split = dashboard::traffic_split(region);
+      const json::Value streaks = region.value("health_streak", json::Value::object());
+      std::size_t passing = 0;
+      for (const auto& [server, streak] : streaks.items()) {
+        if (streak.is_number() && streak.get<int>() > 0) ++passing;
+      }
+      std::printf(
+          "           traffic: %d%% old, %d%% new; health: %zu of %zu new servers passing\n",
+          split["old"].get<int>(), split["new"].get<int>(), passing, region["fresh"].size());
+    }
     if (!region.value("reason", "").empty()) {
       std::printf("           reason: %s\n", region.value("reason", "").c_str());
     }
@@ -165,6 +184,8 @@ int status(RolloutArgs args) {
     if ((*all)["rollouts"].empty()) return fail(make_error(Errc::not_found, "no rollouts yet"));
     args.id = (*all)["rollouts"].back().value("id", "");
   }
+  // On a terminal: the live view; otherwise plain lines whenever something changed.
+  if (args.watch && args.output != "json" && live_terminal()) return watch_live(args, args.id);
   std::string last_text;
   for (;;) {
     auto answer = call_controller(args, "GET", "/v1/rollouts/" + args.id);

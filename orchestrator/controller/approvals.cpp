@@ -9,6 +9,7 @@
 
 #include "common/log/log.hpp"
 #include "common/trust/metadata.hpp"
+#include "orchestrator/api/requests.hpp"
 #include "orchestrator/approval/approval.hpp"
 #include "orchestrator/approval/countersign.hpp"
 #include "orchestrator/controller/replies.hpp"
@@ -16,21 +17,6 @@
 
 namespace pw::controller {
 namespace {
-
-std::string query_value(const std::string& target, const std::string& name) {
-  auto question = target.find('?');
-  if (question == std::string::npos) return "";
-  std::string query = target.substr(question + 1);
-  std::size_t at = 0;
-  while (at <= query.size()) {
-    auto end = query.find('&', at);
-    if (end == std::string::npos) end = query.size();
-    std::string pair = query.substr(at, end - at);
-    if (pair.rfind(name + "=", 0) == 0) return pair.substr(name.size() + 1);
-    at = end + 1;
-  }
-  return "";
-}
 
 trust::TimePoint now_seconds() {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -154,8 +140,9 @@ net::Response Rollouts::approvals_api(const net::Request& request, const std::st
   if (request.method != "GET") return error_reply(405, "method", "use GET or POST");
   auto current = policy();
   if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
-  std::string only_region = query_value(request.target, "region");
-  std::string only_rollout = query_value(request.target, "rollout");
+  std::string query = api::split_target(request.target).second;
+  std::string only_region = api::query_value(query, "region");
+  std::string only_rollout = api::query_value(query, "rollout");
   auto active = records_.load(true);
   if (!active.ok()) return error_reply(active.error());
   json::Value pending = json::Value::array();

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "common/crypto/x509.hpp"
 #include "common/log/log.hpp"
 #include "orchestrator/agent_client/agent_client.hpp"
+#include "orchestrator/api/requests.hpp"
 #include "orchestrator/audit/checkpoint.hpp"
 #include "orchestrator/controller/replies.hpp"
 #include "orchestrator/controller/servers.hpp"
@@ -78,6 +78,7 @@ Result<std::unique_ptr<Controller>> Controller::open(const Config& config) {
   controller->notifier_ = std::make_unique<notify::Dispatcher>(
       *controller->store_, controller->mutex_, controller->config_.notifications);
   controller->rollouts_->set_dispatcher(controller->notifier_.get());
+  PW_TRY(controller->open_dashboard());
   PW_TRY(controller->store_->audit().append(
       {"controller", "start", {{"name", config.name}, {"listen", config.listen}}, "ok"}));
   return controller;
@@ -103,13 +104,10 @@ Status Controller::checkpoint_now() {
 }
 
 net::Response Controller::enroll(const net::Request& request) {
-  auto body = json::parse(request.body);
-  if (!body.ok() || !body->is_object() || !body->contains("name") || !body->contains("token") ||
-      !body->contains("csr") || !(*body)["name"].is_string() || !(*body)["token"].is_string() ||
-      !(*body)["csr"].is_string()) {
-    return error_reply(400, "parse", "expected {\"name\", \"token\", \"csr\"}");
-  }
-  std::string name = (*body)["name"].get<std::string>();
+  auto body = api::parse_object(request.body);
+  auto asked = body.ok() ? api::enroll_request(*body) : std::move(body).error();
+  if (!asked.ok()) return error_reply(400, "parse", "expected {\"name\", \"token\", \"csr\"}");
+  const std::string& name = asked->name;
   std::lock_guard lock(mutex_);
   Servers servers(config_, *store_, *ca_);
   // The address the provider gave the server goes into its certificate; a server the
@@ -122,8 +120,7 @@ net::Response Controller::enroll(const net::Request& request) {
     ips.push_back(request.peer_address);
   }
   ca::Enrollment enrollment(*store_, *ca_);
-  auto certificate = enrollment.enroll(name, (*body)["token"].get<std::string>(),
-                                       (*body)["csr"].get<std::string>(), ips);
+  auto certificate = enrollment.enroll(name, asked->token, asked->csr, ips);
   if (!certificate.ok()) {
     int status = certificate.error().code == Errc::permission ? 403 : 400;
     return error_reply(status, errc_name(certificate.error().code), certificate.error().message);
@@ -135,9 +132,7 @@ net::Response Controller::enroll(const net::Request& request) {
 }
 
 net::Response Controller::operator_api(const net::Request& request, const std::string& role) {
-  std::string path = request.target.substr(0, request.target.find('?'));
-  std::string query =
-      request.target.size() > path.size() ? request.target.substr(path.size() + 1) : "";
+  auto [path, query] = api::split_target(request.target);
   std::lock_guard lock(mutex_);
   if (path == "/v1/status" && request.method == "GET") {
     auto head = store_->audit().head();
@@ -183,15 +178,9 @@ net::Response Controller::operator_api(const net::Request& request, const std::s
     return reply(chain->intact ? 200 : 409, out);
   }
   if (path == "/v1/audit/events" && request.method == "GET") {
-    std::int64_t from = 1;
-    if (query.rfind("from=", 0) == 0) {
-      auto text = query.substr(5);
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), from);
-      if (ec != std::errc() || end != text.data() + text.size() || from < 1) {
-        return error_reply(400, "invalid_argument", "from: must be a positive integer");
-      }
-    }
-    auto events = store_->audit().read(from, 1000);
+    auto from = api::audit_from(query);
+    if (!from.ok()) return error_reply(400, "invalid_argument", from.error().message);
+    auto events = store_->audit().read(*from, 1000);
     if (!events.ok()) return error_reply(500, "io", events.error().to_string());
     json::Value out = json::Value::array();
     for (const auto& event : *events) out.push_back(event.to_json());
@@ -201,6 +190,49 @@ net::Response Controller::operator_api(const net::Request& request, const std::s
 }
 
 net::Response Controller::handle(const net::Request& request) {
+  // The dashboard and /metrics answer and audit for themselves (dashboard.hpp).
+  if (Dashboard::owns(api::split_target(request.target).first)) return dashboard_->handle(request);
+  net::Response response = route(request);
+  if (response.status == 401 || response.status == 403) audit_refusal(request, response);
+  return response;
+}
+
+void Controller::audit_refusal(const net::Request& request, const net::Response& response) {
+  std::string path = api::split_target(request.target).first;
+  // Enrollment and approvals audit their own refusals, with the reason.
+  if (path == "/v1/enroll" || path == "/v1/approvals") return;
+  std::string actor = "anonymous";
+  json::Value inputs = {{"method", request.method}, {"path", path}, {"peer", request.peer_address}};
+  if (!request.peer_certificate.empty()) {
+    auto info = x509::read_certificate(request.peer_certificate);
+    actor = info.ok() ? info->names.common_name : "unreadable certificate";
+    auto role = info.ok() ? ca::role_of(*info) : Result<std::string>(info.error());
+    inputs["role"] = role.ok() ? *role : "none";
+  }
+  auto body = json::parse(response.body);
+  std::string reason = body.ok() && body->is_object() && (*body)["error"].is_object() &&
+                               (*body)["error"]["message"].is_string()
+                           ? (*body)["error"]["message"].get<std::string>()
+                           : "HTTP " + std::to_string(response.status);
+  std::lock_guard lock(mutex_);
+  if (request.peer_certificate.empty()) {
+    // Anyone who can connect can be refused as fast as it connects: one event per
+    // address and minute, counting the refusals in between.
+    auto now = std::chrono::steady_clock::now();
+    if (anonymous_refusals_.size() > 10'000) anonymous_refusals_.clear();
+    auto& seen = anonymous_refusals_[request.peer_address];
+    if (seen.count > 0 && now - seen.last < std::chrono::minutes(1)) {
+      ++seen.count;
+      return;
+    }
+    if (seen.count > 1) inputs["refused_since_last_event"] = seen.count - 1;
+    seen = {now, 1};
+  }
+  auto appended = store_->audit().append({actor, "api.refused", inputs, "refused: " + reason});
+  if (!appended.ok()) log::warn("audit_failed", {{"error", appended.error().to_string()}});
+}
+
+net::Response Controller::route(const net::Request& request) {
   std::string path = request.target.substr(0, request.target.find('?'));
   if (path == "/v1/enroll") {
     if (request.method != "POST") return error_reply(405, "method", "use POST");
@@ -260,10 +292,7 @@ net::Response Controller::servers_api(const net::Request& request, const std::st
   std::lock_guard lock(mutex_);
   Servers servers(config_, *store_, *ca_);
   if (path == "/v1/servers" && request.method == "GET") {
-    std::string query =
-        request.target.size() > path.size() ? request.target.substr(path.size() + 1) : "";
-    std::string region = query.rfind("region=", 0) == 0 ? query.substr(7) : "";
-    auto list = servers.list(region);
+    auto list = servers.list(api::query_value(api::split_target(request.target).second, "region"));
     if (!list.ok()) return error_reply(500, "io", list.error().to_string());
     return reply(200, {{"servers", *list}});
   }
@@ -287,8 +316,8 @@ net::Response Controller::servers_api(const net::Request& request, const std::st
   if (role != "release-engineer") {
     return error_reply(403, "permission", "changing servers needs the release-engineer role");
   }
-  auto body = json::parse(request.body);
-  if (!body.ok() || !body->is_object()) return error_reply(400, "parse", "expected a JSON object");
+  auto body = api::parse_object(request.body);
+  if (!body.ok()) return error_reply(400, "parse", "expected a JSON object");
   auto last = last_sync(*store_);
   if (!last.ok() || last->is_null() || (*last)["fleet"].is_null()) {
     return error_reply(409, "conflict", "no verified fleet policy yet");
@@ -296,25 +325,20 @@ net::Response Controller::servers_api(const net::Request& request, const std::st
   const json::Value& policy = (*last)["fleet"];
   std::string actor = "operator:" + who;
   if (path == "/v1/servers/provision") {
-    if (!body->contains("region") || !(*body)["region"].is_string() || !body->contains("count") ||
-        !(*body)["count"].is_number_integer()) {
-      return error_reply(400, "invalid_argument", "expected {\"region\", \"count\", \"rollout\"?}");
-    }
-    std::string rollout = body->value("rollout", std::string("manual"));
-    auto made = servers.provision(policy, (*body)["region"].get<std::string>(),
-                                  (*body)["count"].get<int>(), rollout, actor);
+    auto asked = api::provision_request(*body);
+    if (!asked.ok()) return error_reply(400, "invalid_argument", asked.error().message);
+    auto made = servers.provision(policy, asked->region, asked->count, asked->rollout, actor);
     if (!made.ok()) return error_reply(422, errc_name(made.error().code), made.error().to_string());
     return reply(200, {{"servers", *made}});
   }
-  if (!body->contains("name") || !(*body)["name"].is_string()) {
-    return error_reply(400, "invalid_argument", "expected {\"name\"}");
-  }
-  auto gone = servers.decommission(policy, (*body)["name"].get<std::string>(), actor);
+  auto name = api::decommission_request(*body);
+  if (!name.ok()) return error_reply(400, "invalid_argument", name.error().message);
+  auto gone = servers.decommission(policy, *name, actor);
   if (!gone.ok()) {
     int status = gone.error().code == Errc::not_found ? 404 : 422;
     return error_reply(status, errc_name(gone.error().code), gone.error().to_string());
   }
-  return reply(200, {{"decommissioned", (*body)["name"]}});
+  return reply(200, {{"decommissioned", *name}});
 }
 
 namespace {

@@ -14,11 +14,15 @@
 //   GET  /v1/audit/verify         any operator: the chain (and the anchors) checked
 //   GET  /v1/audit/events?from=N  any operator
 //   /v1/rollouts...               rollouts.hpp
+//   /ui/..., /metrics, /v1/session  the dashboard, metrics, sessions: dashboard.hpp
 //
 // Operators are told apart by the role their certificate carries (orchestrator/ca).
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -26,6 +30,7 @@
 #include "common/net/http.hpp"
 #include "orchestrator/ca/ca.hpp"
 #include "orchestrator/controller/config.hpp"
+#include "orchestrator/controller/dashboard.hpp"
 #include "orchestrator/controller/rollouts.hpp"
 #include "orchestrator/controller/sync.hpp"
 #include "orchestrator/notify/notify.hpp"
@@ -39,6 +44,7 @@ class Controller {
   // signing key on the first start.
   static Result<std::unique_ptr<Controller>> open(const Config& config);
 
+  // Every request; refused ones (401, 403) are audited as api.refused.
   net::Response handle(const net::Request& request);
   Result<SyncResult> sync_now(const std::string& actor);
   Status checkpoint_now();
@@ -54,6 +60,11 @@ class Controller {
 
  private:
   Controller(const Config& config) : config_(config) {}
+  net::Response route(const net::Request& request);
+  // The dashboard (controller_dashboard.cpp): made in open(); it reads through api_get.
+  Status open_dashboard();
+  net::Response api_get(const std::string& target, const Operator& who);
+  void audit_refusal(const net::Request& request, const net::Response& response);
   net::Response operator_api(const net::Request& request, const std::string& role);
   net::Response enroll(const net::Request& request);
   net::Response servers_api(const net::Request& request, const std::string& path,
@@ -66,6 +77,12 @@ class Controller {
   std::mutex mutex_;  // one store user at a time
   std::unique_ptr<Rollouts> rollouts_;
   std::unique_ptr<notify::Dispatcher> notifier_;
+  std::unique_ptr<Dashboard> dashboard_;
+  struct Refusals {
+    std::chrono::steady_clock::time_point last;
+    std::uint64_t count = 0;
+  };
+  std::map<std::string, Refusals> anonymous_refusals_;  // by address; under mutex_
 };
 
 // Runs until SIGTERM/SIGINT: sync and checkpoint timers, the HTTPS server.

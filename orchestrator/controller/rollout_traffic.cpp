@@ -16,12 +16,7 @@ using rollout::ServerRef;
 
 namespace {
 
-std::string message_of(const agent_client::AgentReply& reply) {
-  if (reply.body.is_object() && reply.body.contains("error")) {
-    return reply.body["error"].value("message", "HTTP " + std::to_string(reply.status));
-  }
-  return "HTTP " + std::to_string(reply.status);
-}
+using agent_client::message_of;  // agents' answers are read field by field, never trusted
 
 Result<std::pair<std::string, std::uint16_t>> split_address(const std::string& address) {
   auto colon = address.rfind(':');
@@ -60,13 +55,11 @@ Result<rollout::StageReport> AgentPort::stage(const ServerRef& server, const std
   agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto known, agent.release(sha256));
   if (known.status == 200) {
-    std::string state = known.body.value("state", "");
-    if (state == "staged") return rollout::StageReport{rollout::StageState::staged, "staged"};
-    if (state != "failed") return rollout::StageReport{rollout::StageState::staging, state};
+    auto job = agent_client::job_of(known);
+    if (job.state == "staged") return rollout::StageReport{rollout::StageState::staged, "staged"};
+    if (job.state != "failed") return rollout::StageReport{rollout::StageState::staging, job.state};
     // A failed job: its error is the answer (the agent verified and refused).
-    std::string why = known.body.contains("error") ? known.body["error"].value("message", "failed")
-                                                   : std::string("failed");
-    return rollout::StageReport{rollout::StageState::failed, why};
+    return rollout::StageReport{rollout::StageState::failed, job.error};
   }
   if (known.status != 404) return make_error(Errc::io, server.name + ": " + message_of(known));
   json::Value metadata;
@@ -97,8 +90,8 @@ Result<rollout::HealthReport> AgentPort::health(const ServerRef& server) {
   agent_client::AgentClient& agent = *client;
   PW_TRY_ASSIGN(auto checked, agent.health());
   if (checked.status != 200) return rollout::HealthReport{false, message_of(checked)};
-  return rollout::HealthReport{checked.body.value("healthy", false),
-                               checked.body.value("detail", "")};
+  auto health = agent_client::health_of(checked);
+  return rollout::HealthReport{health.healthy, health.detail};
 }
 
 Status AgentPort::stop(const ServerRef& server) {

@@ -4,6 +4,7 @@
 
 #include "common/crypto/hash.hpp"
 #include "common/log/log.hpp"
+#include "orchestrator/api/requests.hpp"
 #include "orchestrator/controller/replies.hpp"
 #include "orchestrator/controller/sync.hpp"
 #include "orchestrator/rollout/plan.hpp"
@@ -20,16 +21,6 @@ rollout::Options options_of(const Config& config) {
   o.min_requests = config.min_requests;
   o.max_parallel = config.max_parallel;
   return o;
-}
-
-std::vector<std::string> regions_of(const json::Value& body) {
-  std::vector<std::string> out;
-  if (body.contains("regions") && body["regions"].is_array()) {
-    for (const auto& r : body["regions"]) {
-      if (r.is_string()) out.push_back(r.get<std::string>());
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -162,14 +153,9 @@ void Rollouts::reapply_traffic(const Policy& policy, std::vector<rollout::Rollou
 
 net::Response Rollouts::handle(const net::Request& request, const std::string& path,
                                const std::string& role, const std::string& who) {
-  json::Value body = json::Value::object();
-  if (!request.body.empty()) {
-    auto parsed = json::parse(request.body);
-    if (!parsed.ok() || !parsed->is_object()) {
-      return error_reply(400, "parse", "request body: expected a JSON object");
-    }
-    body = *parsed;
-  }
+  auto parsed = api::parse_object(request.body, true);
+  if (!parsed.ok()) return error_reply(400, "parse", "request body: expected a JSON object");
+  const json::Value& body = *parsed;
   const std::string prefix = "/v1/rollouts";
   std::string rest = path.substr(prefix.size());
   if (rest == "/plan" && request.method == "POST") return plan(body);
@@ -204,10 +190,12 @@ net::Response Rollouts::handle(const net::Request& request, const std::string& p
 }
 
 net::Response Rollouts::plan(const json::Value& body) {
+  auto asked = api::rollout_request(body);
+  if (!asked.ok()) return error_reply(asked.error());
   auto current = policy();
   if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
   std::string countersignature;
-  auto release = find_release(body.value("app", ""), body.value("version", ""), &countersignature);
+  auto release = find_release(asked->app, asked->version, &countersignature);
   if (!release.ok()) return error_reply(release.error());
   std::string emergency_problem;
   json::Value emergency;
@@ -220,7 +208,7 @@ net::Response Rollouts::plan(const json::Value& body) {
       release->urgency = "routine";
     }
   }
-  auto wanted = regions_of(body);
+  const auto& wanted = asked->regions;
   std::map<std::string, std::vector<rollout::ServerRef>> serving;
   for (const auto& region : current->typed.regions) {
     auto list = fleet_.serving(region.name);
@@ -234,17 +222,19 @@ net::Response Rollouts::plan(const json::Value& body) {
 }
 
 net::Response Rollouts::start(const json::Value& body, const std::string& who) {
+  auto asked = api::rollout_request(body);
+  if (!asked.ok()) return error_reply(asked.error());
   auto current = policy();
   if (!current.ok()) return error_reply(409, "conflict", current.error().to_string());
   std::string countersignature;
-  auto release = find_release(body.value("app", ""), body.value("version", ""), &countersignature);
+  auto release = find_release(asked->app, asked->version, &countersignature);
   if (!release.ok()) return error_reply(release.error());
   if (release->urgency == "emergency") {
-    auto honoured = honour_emergency(*release, countersignature, current->typed,
-                                     body.value("routine", false), who);
+    auto honoured =
+        honour_emergency(*release, countersignature, current->typed, asked->routine, who);
     if (!honoured.ok()) return error_reply(honoured.error());
   }
-  auto wanted = regions_of(body);
+  const auto& wanted = asked->regions;
   std::lock_guard engine_lock(engine_mutex_);
   auto active = records_.load(true);
   if (!active.ok()) return error_reply(active.error());
@@ -288,7 +278,9 @@ net::Response Rollouts::command(const std::string& id, const std::string& verb,
     return error_reply(409, "conflict",
                        "rollout " + id + " has finished (" + rollout::name((*one)->state) + ")");
   }
-  std::string region = body.value("region", "");
+  auto asked = api::command_region(body);
+  if (!asked.ok()) return error_reply(asked.error());
+  const std::string& region = *asked;
   if (!region.empty() && (*one)->find(region) == nullptr) {
     return error_reply(404, "not_found", "rollout " + id + " has no region " + region);
   }

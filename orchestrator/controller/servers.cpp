@@ -68,6 +68,18 @@ Result<json::Value> Servers::provision(const json::Value& policy, const std::str
   }
   if (count < 1 || count > 100) return make_error(Errc::invalid_argument, "count: must be 1-100");
   PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  // The names first (the rollout id comes from the request): a refused one is audited and
+  // leaves no enrollment token behind.
+  for (int index = 0; index < count; ++index) {
+    auto valid = providers::check_server_name(providers::server_name(region, rollout, index));
+    if (!valid.ok()) {
+      PW_TRY(store_->audit().append({actor,
+                                     "servers.provision",
+                                     {{"region", region}, {"count", count}, {"rollout", rollout}},
+                                     "refused: " + valid.error().to_string()}));
+      return std::move(valid).error();
+    }
+  }
   ca::Enrollment enrollment(*store_, *ca_);
   std::vector<providers::ServerRequest> requests;
   for (int index = 0; index < count; ++index) {
