@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include "agents/daemon/files.hpp"
-#include "agents/daemon/part_file.hpp"
 #include "agents/daemon/pipeline.hpp"
 #include "common/archive/archive.hpp"
 #include "common/log/log.hpp"
@@ -341,8 +340,9 @@ Status Releases::run_job(Job& job) {
 // Downloads into `part` while hashing; resumes with range requests after a cut. Bytes
 // already in `part` (from an earlier run) are hashed first. Any mismatch deletes it.
 Status Releases::download(Job& job, const std::string& part) {
-  PW_TRY_ASSIGN(PartFile file, PartFile::open(part));
-  int fd = file.fd();
+  int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
   auto remove_part = [&] { ::unlink(part.c_str()); };
 
   auto check = std::make_unique<trust::HashCheck>(job.info.length, job.info.hashes);
@@ -380,9 +380,8 @@ Status Releases::download(Job& job, const std::string& part) {
       std::lock_guard lock(mutex_);
       ++job.attempts;
     }
-    // The network thread decrypts, checks the length and hands chunks over; the
-    // pipeline's thread hashes and writes them, in order (pipeline.hpp). Hashing there
-    // balances the two: TLS and the copy cost about as much CPU as sha256.
+    // The network thread checks the length, hashes and hands chunks over; the pipeline's
+    // thread writes them (pipeline.hpp).
     std::uint64_t received = have;
     Status written = Ok{};
     Result<net::DownloadResult> result = make_error(Errc::internal, "not run");
@@ -391,11 +390,16 @@ Status Releases::download(Job& job, const std::string& part) {
       job.bytes_done = have;
     }
     {
-      std::uint64_t offset = have;
       PipelinedWriter writer([&](std::string_view chunk) -> Status {
-        check->update(chunk);
-        PW_TRY(file.write_at(offset, chunk));
-        offset += chunk.size();
+        const char* data = chunk.data();
+        std::size_t left = chunk.size();
+        while (left > 0) {
+          ssize_t n = ::write(fd, data, left);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
+          data += n;
+          left -= static_cast<std::size_t>(n);
+        }
         std::lock_guard lock(mutex_);
         job.bytes_done += chunk.size();
         return Ok{};
@@ -406,6 +410,7 @@ Status Releases::download(Job& job, const std::string& part) {
                                                 std::to_string(job.info.length) + " bytes");
         }
         received += chunk.size();
+        check->update(chunk);  // hashing here, writing there: both in order, in parallel
         return writer.push(chunk);
       });
       written = writer.finish();
