@@ -548,6 +548,18 @@ print("reason: %s; show stat every %.1f ms (median), at most %.1f ms apart; the 
   next_cpu=$cpu_ms next_wall=$wall_ms
   kill -TERM "$load"; wait "$load" || true
   local load_ov; load_ov=$(load_summary load-ov.json)
+  # loss_row WHAT FILE: a row of the loss table (failed = non-2xx + connection errors).
+  loss_row() { python3 -c '
+import json, sys
+d = json.load(open(sys.argv[2])); failed = d["requests"] - d["ok"]  # every attempt that got no 2xx
+print("| %s | %d | %d | %d | %s | 0: %s |" % (sys.argv[1], d["requests"], failed, d["connection_errors"],
+      d["by_status"] or "none", "met" if failed == 0 else "MISSED"))' "$1" "$2"; }
+  local loss_table
+  loss_table="| under load | requests | failed | of them connection errors | non-2xx by status | goal |
+|---|---|---|---|---|---|
+$(loss_row "cutover: the replacement of $servers servers (10/50/100 %, old servers drained and retired)" load-ov.json)
+$(loss_row "automatic rollback: $runs rollout(s) of the broken release (5xx from every new server), rolled back by the analysis" load-rb.json)"
+  echo "$loss_table" | sed 's/^/  /'
   rollout_stop_all "$d"
 
   # --- figures ----------------------------------------------------------------------------
@@ -620,7 +632,11 @@ PY
     printf '| outside: first `show stat` (polled every ~2 ms) with the new servers at weight 0 / drained / gone and the old ones at weight > 0 | %.0f ms | %.0f ms | <= 1000 ms: %s |\n' "$x_med" "$x_max" "$(verdict "$x_max" 1000)"
     echo
     echo "Runs, engine / external in ms (the external figure is when the poller had read HAProxy's answer; the change came after the previous request was sent, the figure in brackets): $(printf '%s; ' "${runs_text[@]}" | sed 's/; $//')."
-    echo "Last run: $rb_detail. Load during the runs: $load_rb (the 5xx are the broken release's canary answers)."
+    echo "Last run: $rb_detail."
+    echo
+    echo "Loss: requests that failed for the clients (non-2xx answers and connection errors; loadgen.py, 2 connections on the region's frontend) during a cutover and during automatic rollbacks. The broken release answers 5xx to every request; HAProxy retries a failed GET on another server (\`retry-on\`), so the clients do not see them, while the analysis still counts them (wretr):"
+    echo
+    echo "$loss_table"
     echo
     printf 'Controller overhead: its CPU time (utime + stime of `patchwave serve`, all threads; not HAProxy, the agents or the services) from `rollout start` to the rollout'"'"'s end, divided by the %d new servers:\n\n' "$servers"
     echo "| rollout into one region | wall | controller CPU | per server | goal |"
@@ -628,7 +644,7 @@ PY
     printf '| first deployment (1 step at 100 %%, no bake) | %.1f s | %.0f ms | **%.1f ms** | <= 10 ms: %s |\n' "$(echo "$first_wall / 1000" | bc -l)" "$first_cpu" "$first_per" "$(verdict "$first_per" 10)"
     printf '| replacement under load (10/50/100 %%, bake, %d old servers retired) | %.1f s | %.0f ms | **%.1f ms** | <= 10 ms: %s |\n' "$servers" "$(echo "$next_wall / 1000" | bc -l)" "$next_cpu" "$next_per" "$(verdict "$next_per" 10)"
     echo
-    printf 'With no rollout the engine loop alone costs %.1f ms of CPU per second, i.e. about %.0f ms of the first deployment and %.0f ms of the replacement (included above). Load on the region during the replacement: %s. The CPU figure is the controller'"'"'s work: it excludes the service'"'"'s start and the configured waits except for what the controller does during them (ticks, health checks).\n\n' "$idle_ms_per_s" "$first_idle" "$next_idle" "$load_ov"
+    printf 'With no rollout the engine loop alone costs %.1f ms of CPU per second, i.e. about %.0f ms of the first deployment and %.0f ms of the replacement (included above). The CPU figure is the controller'"'"'s work: it excludes the service'"'"'s start and the configured waits except for what the controller does during them (ticks, health checks).\n\n' "$idle_ms_per_s" "$first_idle" "$next_idle"
     echo "Wall clock per region state (from the moment the region's record in the store showed it, polled every 20 ms: the audit events carry whole seconds only, and the engine's state_since is the start of the tick that made the change; \"starting services\" from the record's action), with the controller's CPU time in each:"
     echo
     echo "$table"

@@ -1,6 +1,6 @@
 // Overlaps the network with the disk while an artifact downloads: the downloading thread
-// hashes each chunk, copies it into one of a few buffers and goes back to reading the
-// socket, while a second thread writes the previous chunks. Without it, the socket is
+// copies each chunk into one of a few buffers and goes back to reading the socket, while
+// a second thread hashes and writes the previous chunks. Without it, the socket is
 // not read while a chunk is written, the sender stalls on a full window, and the
 // transfer runs at the sum of network, disk and hashing time instead of the slowest.
 #pragma once

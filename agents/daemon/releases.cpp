@@ -380,8 +380,9 @@ Status Releases::download(Job& job, const std::string& part) {
       std::lock_guard lock(mutex_);
       ++job.attempts;
     }
-    // The network thread checks the length, hashes and hands chunks over; the pipeline's
-    // thread writes them (pipeline.hpp).
+    // The network thread decrypts, checks the length and hands chunks over; the
+    // pipeline's thread hashes and writes them, in order (pipeline.hpp): TLS and sha256
+    // then run on two cores.
     std::uint64_t received = have;
     Status written = Ok{};
     Result<net::DownloadResult> result = make_error(Errc::internal, "not run");
@@ -391,6 +392,7 @@ Status Releases::download(Job& job, const std::string& part) {
     }
     {
       PipelinedWriter writer([&](std::string_view chunk) -> Status {
+        check->update(chunk);
         const char* data = chunk.data();
         std::size_t left = chunk.size();
         while (left > 0) {
@@ -410,7 +412,6 @@ Status Releases::download(Job& job, const std::string& part) {
                                                 std::to_string(job.info.length) + " bytes");
         }
         received += chunk.size();
-        check->update(chunk);  // hashing here, writing there: both in order, in parallel
         return writer.push(chunk);
       });
       written = writer.finish();

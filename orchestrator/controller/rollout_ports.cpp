@@ -25,26 +25,45 @@ rollout::Millis SystemClock::now() {
 Status StoreRecords::save(const rollout::Rollout& r) {
   std::lock_guard lock(*mutex_);
   auto& db = store_->db();
+  json::Value plan = {
+      {"release", r.release}, {"created_at_ms", r.created_at}, {"emergency", r.emergency}};
+  std::string plan_text = plan.dump();
+  std::string row = std::string(rollout::name(r.state)) + "\n" + plan_text;
+  auto cached = saved_.find(r.id);
+  bool row_changed = cached == saved_.end() || cached->second.row != row;
+  std::map<std::string, std::string> regions;
+  std::vector<const rollout::RegionRun*> changed;
+  for (const auto& run : r.regions) {
+    std::string data = run.to_json().dump();
+    if (cached == saved_.end() || cached->second.regions[run.region] != data) {
+      changed.push_back(&run);
+    }
+    regions[run.region] = std::move(data);
+  }
+  if (!row_changed && changed.empty()) {
+    cached->second.record = r;
+    return Ok{};
+  }
   std::string now = log::now_rfc3339();
-  return db.transaction([&]() -> Status {
-    PW_TRY_ASSIGN(store::Statement upsert,
-                  db.prepare("INSERT INTO rollouts (id, app, version, target, sha256, urgency, "
-                             "state, plan, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-                             "?6, ?7, ?8, ?9, ?9) ON CONFLICT(id) DO UPDATE SET state = "
-                             "excluded.state, plan = excluded.plan, updated_at = ?9"));
-    json::Value plan = {
-        {"release", r.release}, {"created_at_ms", r.created_at}, {"emergency", r.emergency}};
-    upsert.bind(1, r.id)
-        .bind(2, r.app)
-        .bind(3, r.version)
-        .bind(4, r.target)
-        .bind(5, r.sha256)
-        .bind(6, r.urgency)
-        .bind(7, rollout::name(r.state))
-        .bind(8, plan.dump())
-        .bind(9, now);
-    PW_TRY(upsert.run());
-    for (const auto& run : r.regions) {
+  Status written = db.transaction([&]() -> Status {
+    if (row_changed) {
+      PW_TRY_ASSIGN(store::Statement upsert,
+                    db.prepare("INSERT INTO rollouts (id, app, version, target, sha256, urgency, "
+                               "state, plan, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                               "?6, ?7, ?8, ?9, ?9) ON CONFLICT(id) DO UPDATE SET state = "
+                               "excluded.state, plan = excluded.plan, updated_at = ?9"));
+      upsert.bind(1, r.id)
+          .bind(2, r.app)
+          .bind(3, r.version)
+          .bind(4, r.target)
+          .bind(5, r.sha256)
+          .bind(6, r.urgency)
+          .bind(7, rollout::name(r.state))
+          .bind(8, plan_text)
+          .bind(9, now);
+      PW_TRY(upsert.run());
+    }
+    for (const auto* run : changed) {
       PW_TRY_ASSIGN(store::Statement region,
                     db.prepare("INSERT INTO rollout_regions (rollout_id, region, wave, state, "
                                "paused, step, detail, data, updated_at) VALUES (?1, ?2, ?3, ?4, "
@@ -53,18 +72,25 @@ Status StoreRecords::save(const rollout::Rollout& r) {
                                "excluded.step, detail = excluded.detail, data = excluded.data, "
                                "updated_at = excluded.updated_at"));
       region.bind(1, r.id)
-          .bind(2, run.region)
-          .bind(3, std::int64_t{run.wave})
-          .bind(4, rollout::name(run.state))
-          .bind(5, std::int64_t{run.paused ? 1 : 0})
-          .bind(6, std::int64_t{run.step})
-          .bind(7, run.reason)
-          .bind(8, run.to_json().dump())
+          .bind(2, run->region)
+          .bind(3, std::int64_t{run->wave})
+          .bind(4, rollout::name(run->state))
+          .bind(5, std::int64_t{run->paused ? 1 : 0})
+          .bind(6, std::int64_t{run->step})
+          .bind(7, run->reason)
+          .bind(8, regions[run->region])
           .bind(9, now);
       PW_TRY(region.run());
     }
     return Ok{};
   });
+  if (!written.ok()) return written;
+  if (r.state == rollout::RolloutState::pending || r.state == rollout::RolloutState::running) {
+    saved_[r.id] = Saved{std::move(row), std::move(regions), r};
+  } else {
+    saved_.erase(r.id);  // finished: the API reads it from the store
+  }
+  return Ok{};
 }
 
 Result<rollout::Rollout> StoreRecords::read(const std::string& id) {
@@ -166,7 +192,14 @@ Result<std::vector<rollout::Rollout>> StoreRecords::load(bool active_only) {
   }
   std::vector<rollout::Rollout> out;
   for (const auto& id : ids) {
+    if (auto cached = saved_.find(id); cached != saved_.end()) {
+      out.push_back(cached->second.record);
+      continue;
+    }
     PW_TRY_ASSIGN(auto r, read(id));
+    if (r.state == rollout::RolloutState::pending || r.state == rollout::RolloutState::running) {
+      saved_[id] = Saved{{}, {}, r};  // rows unknown: the next save writes them all
+    }
     out.push_back(std::move(r));
   }
   return out;
