@@ -134,12 +134,13 @@ if len(sizes) == 2:
 if 10000 in D:
     d = D[10000]
     notes.append(
-        f"Where the time goes at 10,000: every save writes the whole rollout (every region's row, "
-        f"{d['region_rows_bytes'] / 1048576:.1f} MiB of JSON in all), before each action and after "
-        f"each change of any region, and at every health check of every region: {d['saves']:.0f} saves "
-        f"at {d['save_cpu_each_ms']:.0f} ms of CPU each are {d['save_share']:.0f} % of the controller's "
-        f"CPU, and the loop reloads the whole record every tick ({d['load_cpu_each_ms']:.0f} ms of CPU "
-        f"per 100 ms tick, {d['load_share']:.0f} %). The engine loop's thread needed {d['loop_per_sim_s']:.0f} ms "
+        f"Where the time goes at 10,000: every save serializes the whole rollout (every region's row, "
+        f"{d['region_rows_bytes'] / 1048576:.1f} MiB of JSON in all) to find the rows that changed and "
+        f"writes those, before each action and after each change of any region, and at every health "
+        f"check of every region: {d['saves']:.0f} saves at {d['save_cpu_each_ms']:.0f} ms of CPU each "
+        f"are {d['save_share']:.0f} % of the controller's CPU; the loop's tick takes the active "
+        f"rollouts from the store's kept records ({d['load_cpu_each_ms']:.0f} ms of CPU per 100 ms "
+        f"tick, {d['load_share']:.0f} %). The engine loop's thread needed {d['loop_per_sim_s']:.0f} ms "
         "of CPU per simulated second; above 1000 ms a real controller cannot keep the policy's pace "
         "(its ticks, health checks and steps stretch). Whatever the waits, while the regions are in "
         f"verifying, shifting or baking it needs about {d['regions']:.0f} health-check saves a second x "
