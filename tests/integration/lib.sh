@@ -113,3 +113,23 @@ exec(code)
 open(path, "w").write(json.dumps(doc, indent=1))
 PY
 }
+
+# The controller API with curl as WHO (WHO.crt/WHO.key, or none) on 127.0.0.1:$CPORT; the
+# answer and its HTTP code (last line) go to $WORK/resp.
+api() {  # WHO METHOD PATH [curl args]
+  local who=$1 method=$2 path=$3; shift 3
+  local cert=()
+  [ "$who" != none ] && cert=(--cert "$who.crt" --key "$who.key")
+  curl -sS -X "$method" --cacert state/ca/ca.pem "${cert[@]}" -w '\n%{http_code}' "$@" \
+    "https://127.0.0.1:$CPORT$path"
+}
+call() {  # NAME CODE WHO METHOD PATH [curl args]
+  local name=$1 code=$2; shift 2
+  TESTS=$((TESTS + 1))
+  api "$@" >"$WORK/resp" 2>"$WORK/err" || true
+  if [ "$(tail -n1 "$WORK/resp")" = "$code" ]; then echo "ok   $name"; else
+    echo "FAIL $name: expected HTTP $code"; sed 's/^/     | /' "$WORK/resp" "$WORK/err" | head -8
+    FAILURES=$((FAILURES + 1)); fi
+}
+body_has() { TESTS=$((TESTS + 1)); if grep -qF -- "$2" "$WORK/resp"; then echo "ok   $1"; else
+  echo "FAIL $1: no $2"; head -c 400 "$WORK/resp"; echo; FAILURES=$((FAILURES + 1)); fi; }
