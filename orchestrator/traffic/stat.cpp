@@ -1,6 +1,8 @@
 #include "orchestrator/traffic/stat.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <sstream>
 
 namespace pw::traffic {
@@ -13,6 +15,33 @@ std::vector<std::string> split(const std::string& line, char separator) {
   while (std::getline(in, field, separator)) out.push_back(field);
   if (!line.empty() && line.back() == separator) out.emplace_back();
   return out;
+}
+
+// HAProxy accepts only letters, digits, '.', '_', '-' and ':' in proxy and server names
+// (its invalid_char()). Anything else did not come from a configuration HAProxy loaded.
+bool valid_name(const std::string& name) {
+  if (name.empty()) return false;
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-' && c != ':') return false;
+  }
+  return true;
+}
+
+// A name as it may be shown in an error: printable ASCII kept, other bytes as \xNN.
+std::string shown(const std::string& raw) {
+  std::string out;
+  for (char ch : raw.substr(0, 64)) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return raw.size() > 64 ? out + "..." : out;
 }
 
 // One data row read through the header's column names.
@@ -36,7 +65,7 @@ class Row {
     auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out);
     if (error != std::errc() || end != value.data() + value.size()) {
       return make_error(Errc::parse, "show stat: column " + name + " of " + fields_[0] + "/" +
-                                         fields_[1] + ": '" + value + "' is not a number");
+                                         fields_[1] + ": '" + shown(value) + "' is not a number");
     }
     return out;
   }
@@ -53,7 +82,9 @@ Result<StatTable> parse_stat(const std::string& csv) {
   std::string line;
   std::vector<std::string> header;
   StatTable table;
+  std::size_t number = 0;
   while (std::getline(lines, line)) {
+    ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.rfind("# ", 0) == 0) {
       header = split(line.substr(2), ',');
@@ -61,6 +92,14 @@ Result<StatTable> parse_stat(const std::string& csv) {
     }
     auto fields = split(line, ',');
     if (header.empty() || fields.size() < 2) continue;
+    for (const std::string* name : {&fields[0], &fields[1]}) {
+      if (!valid_name(*name)) {
+        return make_error(Errc::parse, "show stat: line " + std::to_string(number) + ": name '" +
+                                           shown(*name) +
+                                           "' has a character HAProxy does not allow in names "
+                                           "(letters, digits, '.', '_', '-', ':')");
+      }
+    }
     if (fields[1] == "BACKEND") table.backends.insert(fields[0]);
     if (fields[1] == "BACKEND" || fields[1] == "FRONTEND") continue;
     Row row(header, fields);

@@ -74,4 +74,14 @@ TEST_CASE("show stat: server rows by column name, and the backends that exist") 
   CHECK(bad.error().code == pw::Errc::parse);
   CHECK_THAT(bad.error().message, Catch::Contains("column stot of app_bw/old"));
   CHECK(pw::traffic::parse_stat("Unknown command\n").error().code == pw::Errc::parse);
+
+  // Names HAProxy would never load (here a byte that is not UTF-8) are refused with the line
+  // and the name escaped, so neither reaches the audit log's JSON.
+  auto odd = pw::traffic::parse_stat("# pxname,svname,stot,\napp_bw,old,1,\napp_bw,n\xffw,2,\n");
+  REQUIRE_FALSE(odd.ok());
+  CHECK_THAT(odd.error().message, Catch::Contains("line 3: name 'n\\xffw'"));
+  CHECK_THAT(odd.error().message, Catch::Contains("HAProxy does not allow"));
+  auto value = pw::traffic::parse_stat("# pxname,svname,stot,\napp_bw,old,\x01\xfe,\n");
+  REQUIRE_FALSE(value.ok());
+  CHECK_THAT(value.error().message, Catch::Contains("'\\x01\\xfe' is not a number"));
 }
