@@ -65,8 +65,8 @@ inline double percentile(std::vector<double> values, double p) {
   return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
-// Forwards to the real Records port; times save() and counts the rest. Called only from
-// the engine's thread, as in the controller.
+// Forwards to the real Records port; times save() and save_audited(), counts the rest. Called only
+// from the engine's thread, as in the controller.
 class TimedRecords final : public rollout::Records {
  public:
   explicit TimedRecords(rollout::Records& inner) : inner_(&inner) {}
@@ -75,6 +75,10 @@ class TimedRecords final : public rollout::Records {
 
   Status save(const rollout::Rollout& rollout) override {
     return saves.time([&] { return inner_->save(rollout); });
+  }
+  Status save_audited(const rollout::Rollout& rollout, const rollout::AuditEntry& event) override {
+    ++audits;
+    return saves.time([&] { return inner_->save_audited(rollout, event); });
   }
   Result<std::vector<rollout::Command>> commands(const std::string& rollout_id) override {
     return inner_->commands(rollout_id);

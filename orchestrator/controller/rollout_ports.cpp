@@ -24,6 +24,15 @@ rollout::Millis SystemClock::now() {
 
 Status StoreRecords::save(const rollout::Rollout& r) {
   std::lock_guard lock(*mutex_);
+  return write(r, nullptr);
+}
+
+Status StoreRecords::save_audited(const rollout::Rollout& r, const rollout::AuditEntry& event) {
+  std::lock_guard lock(*mutex_);
+  return write(r, &event);
+}
+
+Status StoreRecords::write(const rollout::Rollout& r, const rollout::AuditEntry* event) {
   auto& db = store_->db();
   json::Value plan = {
       {"release", r.release}, {"created_at_ms", r.created_at}, {"emergency", r.emergency}};
@@ -40,7 +49,7 @@ Status StoreRecords::save(const rollout::Rollout& r) {
     }
     regions[run.region] = std::move(data);
   }
-  if (!row_changed && changed.empty()) {
+  if (!row_changed && changed.empty() && event == nullptr) {
     cached->second.record = r;
     return Ok{};
   }
@@ -81,6 +90,11 @@ Status StoreRecords::save(const rollout::Rollout& r) {
           .bind(8, regions[run->region])
           .bind(9, now);
       PW_TRY(region.run());
+    }
+    if (event != nullptr) {
+      auto appended = store_->audit().append_in_transaction(
+          {event->actor, event->action, event->inputs, event->outcome});
+      if (!appended.ok()) return std::move(appended).error();
     }
     return Ok{};
   });

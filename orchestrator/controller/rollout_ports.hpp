@@ -30,6 +30,7 @@ class StoreRecords final : public rollout::Records {
  public:
   StoreRecords(store::Store& store, std::mutex& mutex) : store_(&store), mutex_(&mutex) {}
   Status save(const rollout::Rollout& rollout) override;
+  Status save_audited(const rollout::Rollout& rollout, const rollout::AuditEntry& event) override;
   Result<std::vector<rollout::Command>> commands(const std::string& rollout_id) override;
   Status command_done(const rollout::Command& command, const std::string& outcome) override;
   Status audit(const std::string& actor, const std::string& action, const json::Value& inputs,
@@ -55,6 +56,9 @@ class StoreRecords final : public rollout::Records {
   Status queue(const rollout::Command& command);
 
  private:
+  // The changed rows of `rollout`, and `event` when not null, in one transaction (the
+  // caller holds the mutex).
+  Status write(const rollout::Rollout& rollout, const rollout::AuditEntry* event);
   Result<rollout::Rollout> read(const std::string& id);
   // The rows of an active rollout as last written, and its record: save() writes only
   // the rows that changed (most ticks change one region's health counters, or nothing).

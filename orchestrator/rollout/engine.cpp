@@ -73,16 +73,16 @@ Result<Rollout> Engine::create(const std::string& id, const ReleaseInfo& release
   if (rollout.regions.empty()) {
     return make_error(Errc::invalid_argument, "the fleet policy has no regions to roll out to");
   }
-  PW_TRY(ports_.records->save(rollout));
   json::Value names = json::Value::array();
   for (const auto& run : rollout.regions) names.push_back(run.region);
-  PW_TRY(ports_.records->audit(actor, "rollout.create",
-                               {{"rollout", id},
-                                {"target", release.target},
-                                {"sha256", release.sha256},
-                                {"urgency", release.urgency},
-                                {"regions", names}},
-                               "ok"));
+  PW_TRY(ports_.records->save_audited(rollout, {actor,
+                                                "rollout.create",
+                                                {{"rollout", id},
+                                                 {"target", release.target},
+                                                 {"sha256", release.sha256},
+                                                 {"urgency", release.urgency},
+                                                 {"regions", names}},
+                                                "ok"}));
   if (one_wave && policy.waves().size() > 1) {
     PW_TRY(ports_.records->audit(
         actor, "rollout.shortcut",
@@ -163,8 +163,8 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   if (terminal(rollout.state)) return Ok{};
   if (rollout.state == RolloutState::pending) {
     PW_TRY(transition(rollout, RolloutState::running));
-    PW_TRY(ports_.records->save(rollout));
-    PW_TRY(ports_.records->audit("controller", "rollout.running", {{"rollout", rollout.id}}, "ok"));
+    PW_TRY(ports_.records->save_audited(
+        rollout, {"controller", "rollout.running", {{"rollout", rollout.id}}, "ok"}));
   }
   Millis now = ports_.clock->now();
 
@@ -193,17 +193,28 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
       std::replace(what.begin(), what.end(), '_', ' ');
       run.reason = "not started: region " + halted_by + " " + what + " (failure_policy: halt)";
       PW_TRY(transition(run, RegionState::aborted, now));
-      PW_TRY(ports_.records->save(rollout));
-      PW_TRY(ports_.records->audit(
-          "controller", "rollout.region",
-          {{"rollout", rollout.id}, {"region", run.region}, {"state", name(run.state)}},
-          run.reason));
+      PW_TRY(ports_.records->save_audited(rollout, {"controller",
+                                                    "rollout.region",
+                                                    {{"rollout", rollout.id},
+                                                     {"region", run.region},
+                                                     {"from", name(RegionState::pending)},
+                                                     {"to", name(run.state)},
+                                                     {"step", run.step}},
+                                                    run.reason}));
       continue;
     }
     if (run.wave != current_wave || in_progress >= options_.max_parallel) continue;
     ++in_progress;
     PW_TRY(transition(run, RegionState::awaiting_approval, now));
-    PW_TRY(ports_.records->save(rollout));
+    PW_TRY(ports_.records->save_audited(rollout,
+                                        {"controller",
+                                         "rollout.region",
+                                         {{"rollout", rollout.id},
+                                          {"region", run.region},
+                                          {"from", name(RegionState::pending)},
+                                          {"to", name(run.state)},
+                                          {"step", run.step}},
+                                         "wave " + std::to_string(current_wave) + " started"}));
   }
 
   for (auto& run : rollout.regions) {
@@ -231,10 +242,11 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   }
   finish_rollout(rollout);
   if (terminal(rollout.state)) {
-    PW_TRY(ports_.records->save(rollout));
-    PW_TRY(ports_.records->audit("controller", "rollout.finished",
-                                 {{"rollout", rollout.id}, {"state", name(rollout.state)}},
-                                 name(rollout.state)));
+    PW_TRY(ports_.records->save_audited(rollout,
+                                        {"controller",
+                                         "rollout.finished",
+                                         {{"rollout", rollout.id}, {"state", name(rollout.state)}},
+                                         name(rollout.state)}));
     json::Value regions = json::Value::object();
     for (const auto& run : rollout.regions) regions[run.region] = name(run.state);
     PW_TRY(ports_.records->notify("rollout.finished",
@@ -334,14 +346,14 @@ Status Engine::move(Ctx& ctx, RegionState to, const std::string& detail) {
   // services, checking health) take time that must not count against the next state.
   ctx.now = ports_.clock->now();
   PW_TRY(transition(ctx.run, to, ctx.now));
-  PW_TRY(ports_.records->save(ctx.rollout));
-  PW_TRY(ports_.records->audit("controller", "rollout.region",
-                               {{"rollout", ctx.rollout.id},
-                                {"region", ctx.run.region},
-                                {"from", name(from)},
-                                {"to", name(to)},
-                                {"step", ctx.run.step}},
-                               detail.empty() ? "ok" : detail));
+  PW_TRY(ports_.records->save_audited(ctx.rollout, {"controller",
+                                                    "rollout.region",
+                                                    {{"rollout", ctx.rollout.id},
+                                                     {"region", ctx.run.region},
+                                                     {"from", name(from)},
+                                                     {"to", name(to)},
+                                                     {"step", ctx.run.step}},
+                                                    detail.empty() ? "ok" : detail}));
   const char* event = nullptr;
   if (to == RegionState::succeeded) event = "region.succeeded";
   if (to == RegionState::rolled_back ||

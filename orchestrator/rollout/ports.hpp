@@ -99,11 +99,22 @@ struct Command {
   std::string actor;
 };
 
+// One audit event, as the engine asks for it.
+struct AuditEntry {
+  std::string actor, action;
+  json::Value inputs;
+  std::string outcome;
+};
+
 class Records {
  public:
   virtual ~Records() = default;
   // Durable when it returns (the engine calls it before each action).
   virtual Status save(const Rollout& rollout) = 0;
+  // save() and audit() in one transaction: a state anyone could read is never missing
+  // from the audit log, and no event tells of a state that was not kept, whatever ends
+  // the process between the two.
+  virtual Status save_audited(const Rollout& rollout, const AuditEntry& event) = 0;
   virtual Result<std::vector<Command>> commands(const std::string& rollout_id) = 0;
   virtual Status command_done(const Command& command, const std::string& outcome) = 0;
   virtual Status audit(const std::string& actor, const std::string& action,

@@ -48,6 +48,16 @@ AuditLog::AuditLog(Database& db, Clock clock) : db_(&db), clock_(std::move(clock
 Result<StoredEvent> AuditLog::append(const Event& event) {
   StoredEvent stored;
   auto status = db_->transaction([&]() -> Status {
+    PW_TRY_ASSIGN(stored, append_in_transaction(event));
+    return Ok{};
+  });
+  if (!status.ok()) return std::move(status).error();
+  return stored;
+}
+
+Result<StoredEvent> AuditLog::append_in_transaction(const Event& event) {
+  StoredEvent stored;
+  auto status = [&]() -> Status {
     PW_TRY_ASSIGN(Statement last,
                   db_->prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"));
     PW_TRY_ASSIGN(bool has_last, last.step());
@@ -72,7 +82,7 @@ Result<StoredEvent> AuditLog::append(const Event& event) {
         .bind(7, stored.prev_hash)
         .bind(8, stored.hash);
     return insert.run();
-  });
+  }();
   if (!status.ok()) return std::move(status).error().with_context("appending an audit event");
   return stored;
 }

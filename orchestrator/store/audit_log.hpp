@@ -53,6 +53,9 @@ class AuditLog {
 
   // Appends in one transaction (durable when it returns: synchronous=FULL).
   Result<StoredEvent> append(const Event& event);
+  // Appends inside the caller's transaction (opened with Database::transaction, which
+  // serializes writers), so the event is kept exactly when the caller's changes are.
+  Result<StoredEvent> append_in_transaction(const Event& event);
   // Events with seq >= from, at most `limit` (0: all), in order.
   Result<std::vector<StoredEvent>> read(std::int64_t from = 1, std::size_t limit = 0) const;
   Result<std::optional<StoredEvent>> at(std::int64_t seq) const;

@@ -206,6 +206,10 @@ struct FakeRecords : Records {
     saves.back()["state"] = name(rollout.state);
     return Ok{};
   }
+  Status save_audited(const Rollout& rollout, const AuditEntry& event) override {
+    PW_TRY(save(rollout));
+    return audit(event.actor, event.action, event.inputs, event.outcome);
+  }
   Result<std::vector<Command>> commands(const std::string&) override {
     auto out = queue;
     queue.clear();
