@@ -345,6 +345,9 @@ Status LocalProvider::decommission(const Server& server) {
       !stopped.ok()) {
     return std::move(stopped).error().with_context(where);
   }
+  if (auto killed = local_detail::kill_left_behind(dir.string()); !killed.ok()) {
+    return std::move(killed).error().with_context(where);
+  }
   if (auto removed = remove_dir(dir); !removed.ok()) {
     return std::move(removed).error().with_context(where);
   }

@@ -243,4 +243,45 @@ Status stop_agent(long pid, const std::string& config_path, std::chrono::millise
                                   ") did not end after SIGKILL");
 }
 
+namespace {
+
+// Pids of the processes working in `dir` or below (not this process).
+std::vector<pid_t> working_in(const fs::path& dir) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  std::string prefix = dir.string() + "/";
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    auto [end, bad] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (bad != std::errc() || end != name.data() + name.size() || pid == ::getpid()) continue;
+    std::error_code link_ec;
+    std::string cwd = fs::read_symlink(entry.path() / "cwd", link_ec).string();
+    if (link_ec) continue;  // gone meanwhile, or a kernel thread
+    if (cwd == dir.string() || cwd.rfind(prefix, 0) == 0) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status kill_left_behind(const std::string& dir) {
+  std::error_code ec;
+  fs::path base = fs::weakly_canonical(dir, ec);
+  if (ec || base.empty() || base == "/") return Ok{};
+  std::vector<pid_t> left;
+  for (int i = 0; i < 100; ++i) {
+    left = working_in(base);
+    if (left.empty()) return Ok{};
+    for (pid_t pid : left) {
+      if (::getpgid(pid) == pid) ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return make_error(Errc::io, std::to_string(left.size()) + " process(es) in " + base.string() +
+                                  " still run after SIGKILL (first: pid " +
+                                  std::to_string(left.front()) + ")");
+}
+
 }  // namespace pw::providers::local_detail

@@ -34,4 +34,10 @@ bool agent_alive(long pid, const std::string& config_path);
 // verified agent (already gone, or an unrelated process).
 Status stop_agent(long pid, const std::string& config_path, std::chrono::milliseconds grace);
 
+// What a destroyed machine would take with it: every process whose working directory is
+// `dir` or below (the services an agent started run in its state directory, in sessions
+// of their own, and outlive an agent killed with SIGKILL). Each is killed with its process
+// group; an error when one is still there 5 s later.
+Status kill_left_behind(const std::string& dir);
+
 }  // namespace pw::providers::local_detail
