@@ -125,9 +125,14 @@ Status Engine::on_provisioning(Ctx& ctx) {
     PW_TRY(save_action(ctx, "enroll"));
   }
   std::size_t enrolled = 0;
+  std::string missing;  // the first few that have not enrolled, named in a rollback
   for (const auto& server : run.fresh) {
     auto done = ports_.fleet->enrolled(server.name);
-    if (done.ok() && *done) ++enrolled;
+    if (done.ok() && *done) {
+      ++enrolled;
+    } else if (missing.size() < 200) {
+      missing += (missing.empty() ? "" : ", ") + server.name;
+    }
   }
   if (enrolled == run.fresh.size()) {
     return move(ctx, RegionState::staging, std::to_string(enrolled) + " fresh servers enrolled");
@@ -136,7 +141,7 @@ Status Engine::on_provisioning(Ctx& ctx) {
     return begin_rollback(ctx, std::to_string(run.fresh.size() - enrolled) + " of " +
                                    std::to_string(run.fresh.size()) +
                                    " servers did not enroll within " +
-                                   seconds(options_.provision_timeout));
+                                   seconds(options_.provision_timeout) + " (" + missing + ")");
   }
   return Ok{};
 }

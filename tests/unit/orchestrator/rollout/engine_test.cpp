@@ -111,7 +111,7 @@ TEST_CASE("faults roll the region back: old servers get their traffic back, noth
       {"provisioning fails", [](World& w) { w.fleet.fail_provision = true; }, nullptr,
        "provisioning failed: the cloud said no"},
       {"the agents never enroll", [](World& w) { w.fleet.never_enroll = true; }, nullptr,
-       "2 of 2 servers did not enroll within 30s"},
+       "2 of 2 servers did not enroll within 30s (bw-r1-0, bw-r1-1)"},
       {"one agent dies while staging", nullptr,
        [](World& w) {
          if (w.at("bw").state == RegionState::staging) w.agents.dead.insert("bw-r1-1");
