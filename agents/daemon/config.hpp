@@ -35,7 +35,9 @@ struct AgentConfig {
   std::uint64_t service_log_cap_bytes = 8u << 20;
   std::uint64_t max_request_bytes = 8u << 20;
   std::uint64_t network_timeout_ms = 30'000;
-  std::uint64_t download_attempts = 5;  // resumed with range requests in between
+  // Attempts in a row that bring no new byte (resumed with range requests in between,
+  // waits doubling from 0.2 s to 5 s): 8 give up after about 16 s without progress.
+  std::uint64_t download_attempts = 8;
 
   // Splits `listen` into address and port.
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;

@@ -367,15 +367,26 @@ Status Releases::download(Job& job, const std::string& part) {
       net::TlsFiles{config_.controller_ca, identity_.certificate_file, identity_.key_file},
       std::chrono::milliseconds(config_.network_timeout_ms));
   Error last = make_error(Errc::io, "no attempt made");
+  // Only attempts that brought no new byte count against the limit, and the waits
+  // between them double (0.2 s up to 5 s): a controller restarting takes seconds, and a
+  // download that keeps moving is never given up.
+  std::uint64_t stalled = 0;
+  std::uint64_t progress_mark = have;
   while (have < job.info.length || job.attempts == 0) {
-    if (job.attempts >= config_.download_attempts) {
-      return std::move(last).with_context("downloading " + job.artifact_url + " (gave up after " +
-                                          std::to_string(job.attempts) + " attempts)");
+    if (have > progress_mark) stalled = 0;
+    progress_mark = have;
+    if (stalled >= config_.download_attempts) {
+      return std::move(last).with_context(
+          "downloading " + job.artifact_url + " (gave up after " + std::to_string(stalled) +
+          " attempts in a row without progress, " + std::to_string(job.attempts) + " in all)");
     }
     if (job.attempts > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * job.attempts));
+      std::uint64_t doublings = std::min<std::uint64_t>(stalled > 0 ? stalled - 1 : 0, 5);
+      auto wait = std::chrono::milliseconds(200) * (1u << doublings);
+      std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(5000)));
       log::warn("download_resuming", {{"sha256", job.sha256}, {"offset", have}});
     }
+    ++stalled;
     {
       std::lock_guard lock(mutex_);
       ++job.attempts;
