@@ -94,17 +94,44 @@ Status parse_notifications(const YAML::Node& node, notify::Options& options) {
   return Ok{};
 }
 
+// https://HOST:PORT and nothing more: agents append the API's paths to it.
+Status check_agent_url(const std::string& url) {
+  const std::string scheme = "https://";
+  auto bad = [&url] {
+    return make_error(Errc::invalid_argument,
+                      "agent_url: '" + url + "' must be https://HOST:PORT (no path)");
+  };
+  if (url.rfind(scheme, 0) != 0) return bad();
+  std::string rest = url.substr(scheme.size());
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || rest.find('/') != std::string::npos) {
+    return bad();
+  }
+  std::string port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+      std::stoul(port) > 65535) {
+    return bad();
+  }
+  return Ok{};
+}
+
 Result<Config> parse(const YAML::Node& root) {
   Config config;
-  PW_TRY(only_keys(root, "",
-                   {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes",
-                    "agent_binary", "servers_dir", "traffic", "rollout", "notifications"}));
+  PW_TRY(only_keys(
+      root, "",
+      {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes", "agent_binary",
+       "agent_url", "servers_dir", "traffic", "rollout", "notifications"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
   if (root["name"]) config.name = text(root["name"]);
   if (root["agent_binary"]) config.agent_binary = text(root["agent_binary"]);
   if (root["servers_dir"]) config.servers_dir = text(root["servers_dir"]);
+  if (root["agent_url"]) {
+    config.agent_url = text(root["agent_url"]);
+    PW_TRY(check_agent_url(config.agent_url));
+  }
   if (root["max_request_bytes"])
     config.max_request_bytes = root["max_request_bytes"].as<std::uint64_t>();
   if (const auto manifests = root["manifests"]) {
@@ -202,6 +229,7 @@ Result<std::pair<std::string, std::uint16_t>> Config::listen_endpoint() const {
 }
 
 std::string Config::url() const {
+  if (!agent_url.empty()) return agent_url;
   auto endpoint = listen_endpoint();
   if (!endpoint.ok()) return {};
   std::string host = endpoint->first == "0.0.0.0" ? "127.0.0.1" : endpoint->first;

@@ -12,6 +12,8 @@
 //     checkpoint_interval: 5m
 //   max_request_bytes: 1048576
 //   agent_binary: /usr/lib/patchwave/patchwave-agent   # for the local provider
+//   agent_url: https://10.0.0.5:8443     # where agents reach the controller, when not at
+//                                         # `listen` (NAT, a load balancer); no path
 //   servers_dir: /var/lib/patchwave/servers            # local servers (default
 //   <state_dir>/servers)
 //   traffic:                              # HAProxy: one frontend and backend per region
@@ -60,6 +62,7 @@ struct Config {
   std::chrono::seconds checkpoint_interval{300};
   std::uint64_t max_request_bytes = 1u << 20;
   std::string agent_binary;
+  std::string agent_url;  // empty: derived from listen
   std::string servers_dir;
   std::string traffic_mode = "managed";
   std::string traffic_socket;
@@ -71,7 +74,8 @@ struct Config {
   notify::Options notifications;  // no webhooks: nothing is sent
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
-  // https://HOST:PORT agents reach the controller at (0.0.0.0 becomes 127.0.0.1).
+  // https://HOST:PORT agents reach the controller at: agent_url, or else from listen
+  // (0.0.0.0 becomes 127.0.0.1).
   std::string url() const;
 };
 

@@ -96,3 +96,19 @@ TEST_CASE("controller.yaml: bad notifications are refused, naming the entry, not
   CHECK_THAT(error_of("notifications:\n  ca_file: /nonexistent/ca.pem\n"),
              Catch::Contains("notifications.ca_file: cannot read /nonexistent/ca.pem"));
 }
+
+// Not a notification setting, but read by the same loader: where agents reach the controller.
+TEST_CASE("controller.yaml: agent_url replaces the address agents get") {
+  auto plain = load("listen: 0.0.0.0:9443\n");
+  REQUIRE(plain.ok());
+  CHECK(plain->url() == "https://127.0.0.1:9443");
+  auto behind = load("listen: 0.0.0.0:9443\nagent_url: https://10.0.0.5:443\n");
+  REQUIRE(behind.ok());
+  CHECK(behind->url() == "https://10.0.0.5:443");
+  for (const char* bad : {"http://10.0.0.5:443", "https://10.0.0.5", "https://10.0.0.5:443/x",
+                          "https://:443", "https://h:70000", "https://h:0"}) {
+    CAPTURE(bad);
+    CHECK_THAT(error_of(std::string("agent_url: ") + bad + "\n"),
+               Catch::Contains("agent_url: '" + std::string(bad) + "' must be https://HOST:PORT"));
+  }
+}
