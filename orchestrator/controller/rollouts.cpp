@@ -70,6 +70,7 @@ Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
     PW_TRY_ASSIGN(last, last_sync(*store_));
   }
   if (last.is_null()) return make_error(Errc::not_found, "no verified manifests yet");
+  PW_TRY(check_unexpired(last, std::chrono::system_clock::now()));
   std::vector<rollout::ReleaseInfo> found;
   for (auto it = last["targets"].begin(); it != last["targets"].end(); ++it) {
     const json::Value& entry = it.value();

@@ -9,6 +9,7 @@
 
 #include "common/log/log.hpp"
 #include "common/release_description/release_description.hpp"
+#include "common/trust/metadata.hpp"
 #include "orchestrator/fleet/policy.hpp"
 #include "orchestrator/source/source.hpp"
 #include "orchestrator/source/trust_source.hpp"
@@ -255,6 +256,28 @@ Result<json::Value> last_sync(store::Store& store) {
                      {"targets", targets},
                      {"metadata", metadata},
                      {"fleet", fleet}};
+}
+
+Status check_unexpired(const json::Value& last, std::chrono::system_clock::time_point now) {
+  const json::Value& files = last.value("metadata", json::Value::object());
+  for (const char* file : {"timestamp.json", "snapshot.json", "targets.json"}) {
+    if (!files.contains(file) || !files[file].is_string()) continue;
+    auto doc = json::parse(files[file].get<std::string>());
+    if (!doc.ok()) return std::move(doc).error().with_context(file);
+    if (!doc->is_object() || !(*doc).contains("signed") || !(*doc)["signed"].is_object()) {
+      return make_error(Errc::parse, std::string(file) + ": no 'signed' object");
+    }
+    auto expires_text = json::get_string((*doc)["signed"], "expires", "signed");
+    if (!expires_text.ok()) return std::move(expires_text).error().with_context(file);
+    PW_TRY_ASSIGN(auto expires, trust::parse_time(*expires_text));
+    if (expires <= now) {
+      return make_error(Errc::conflict,
+                        std::string(file) + ": the verified metadata expired at " + *expires_text +
+                            "; publish fresh metadata (patchwave release publish) and sync "
+                            "before starting a rollout");
+    }
+  }
+  return Ok{};
 }
 
 }  // namespace pw::controller

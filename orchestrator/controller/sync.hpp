@@ -10,6 +10,8 @@
 // happened and why.
 #pragma once
 
+#include <chrono>
+
 #include <map>
 #include <string>
 
@@ -56,6 +58,11 @@ Result<SyncResult> sync(store::Store& store, const std::string& repository,
 // The last good sync: {"revision", "synced_at", "targets": {...}, "metadata": {...},
 // "fleet": POLICY-or-null}, or null before the first one.
 Result<json::Value> last_sync(store::Store& store);
+
+// Errc::conflict when one of the last sync's timestamp, snapshot or targets metadata has
+// expired by `now` (a repository frozen, or nobody re-signed it): nothing new may start
+// from it, as TUF clients may not use it. Names the file and when it expired.
+Status check_unexpired(const json::Value& last, std::chrono::system_clock::time_point now);
 // Only the fleet policy of the last good sync, as stored (JSON text; "null" without one):
 // cheap enough for the rollout engine to ask on every turn.
 Result<std::string> last_fleet_text(store::Store& store);

@@ -252,6 +252,9 @@ call "... synced while it is fresh" 200 rita POST /v1/sync
 sleep 11
 call "the same metadata after its timestamp expired: refused" 422 rita POST /v1/sync
 body_has "... as expired" "expired"
+call "... and no rollout starts from what the controller last verified" 409 rita POST /v1/rollouts \
+  --data '{"app": "demo-service", "version": "1.0.0"}'
+body_has "... naming the expired file" "timestamp.json: the verified metadata expired at"
 check "every refused sync is audited with its reason" audited \
   "sum(e['action'] == 'sync' and e['outcome'].startswith('refused: timestamp.json') and 'older than the trusted version' in e['outcome'] for e in ev) == 2" \
   "any(e['action'] == 'sync' and e['outcome'].startswith('refused: ') and 'targets.json' in e['outcome'] for e in ev)" \
