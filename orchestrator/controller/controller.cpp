@@ -174,6 +174,10 @@ net::Response Controller::operator_api(const net::Request& request, const std::s
     if (!chain->intact) {
       out["first_broken_event"] = *chain->first_broken;
       out["reason"] = chain->reason;
+      // What `patchwave audit verify` prints, as for a local store.
+      out["error"] = {{"code", "conflict"},
+                      {"message", "BROKEN at event " + std::to_string(*chain->first_broken) + ": " +
+                                      chain->reason}};
     }
     return reply(chain->intact ? 200 : 409, out);
   }

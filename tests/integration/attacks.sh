@@ -272,6 +272,7 @@ refuse "refusals rewritten in the live store: audit verify names the first" "BRO
   bash -c "'$PW_BIN' audit verify --db state/store.db 1>&2"
 call "... the controller's own check finds it too" 409 vera GET /v1/audit/verify
 body_has "... naming the event" "\"first_broken_event\":$FIRST"
-refuse "... and so does audit verify through the controller" "\"first_broken_event\":$FIRST" \
+refuse "... and so does audit verify through the controller, in the same words" \
+  "HTTP 409: BROKEN at event $FIRST: event $FIRST was changed after it was written" \
   pw audit verify --cert vera.crt --key vera.key
 finish
