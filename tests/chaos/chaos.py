@@ -65,7 +65,14 @@ def one_run(world, fault, index):
     run.sha256 = detail["sha256"]
     phase = random.choice(fault.phases)
     reached = run.watch.wait_phase([phase])
-    time.sleep(random.uniform(0, 0.8))
+    # A random moment within the phase: at most 0.8 s into it, and no later than when the
+    # region leaves it (as the watcher, 50 ms behind, sees it).
+    deadline = time.time() + random.uniform(0, 0.8)
+    while reached and time.time() < deadline:
+        region = run.watch.region()
+        if region and region["state"] != reached:
+            break
+        time.sleep(0.01)
     region = run.watch.region()
     run.phase = region["state"] if region else "?"
     run.injected = fault.inject(run) if reached else None
