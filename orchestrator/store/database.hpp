@@ -105,7 +105,9 @@ class Database {
   // One writer at a time, as SQLite's BEGIN IMMEDIATE: the body runs holding the
   // store's write lock (on PostgreSQL a transaction-scoped advisory lock, so that
   // read-then-write bodies such as the audit chain's append stay serial across
-  // connections). Committed when `body` succeeds, rolled back when it fails.
+  // connections). Committed when `body` succeeds, rolled back when it fails. On
+  // PostgreSQL a failed statement aborts the transaction, so a body that goes on after
+  // one fails at commit, with nothing committed (SQLite would commit the rest).
   template <typename F>
   Status transaction(F&& body) {
     PW_TRY(begin_write());

@@ -30,15 +30,7 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-// The connection and the mutex that keeps two threads out of libpq at once: libpq's
-// connections are not thread-safe, SQLite's are (serialized mode), and callers share
-// one Database the way they did with SQLite.
-struct Connection {
-  PGconn* conn = nullptr;
-  std::mutex mutex;
-  std::string name;  // the URL, for messages
-  ~Connection() { PQfinish(conn); }
-};
+constexpr const char* kSession = "SET client_min_messages = warning; SET TIME ZONE 'UTC'";
 
 Status check(const ResultPtr& result, PGconn* conn, const std::string& what) {
   ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
@@ -46,6 +38,42 @@ Status check(const ResultPtr& result, PGconn* conn, const std::string& what) {
   const char* message = result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn);
   return make_error(Errc::io, what + ": " + first_line(message));
 }
+
+// The connection and the mutex that keeps two threads out of libpq at once: libpq's
+// connections are not thread-safe, SQLite's are (serialized mode), and callers share
+// one Database the way they did with SQLite. Members are used under `mutex`.
+struct Connection {
+  PGconn* conn = nullptr;
+  std::mutex mutex;
+  std::string name;             // the URL, for messages
+  bool in_transaction = false;  // between begin_write() and commit() / rollback()
+  ~Connection() { PQfinish(conn); }
+
+  // Before each command: a connection the server dropped (a restart, a failover) is
+  // made again, except inside a transaction, whose work is gone with the connection:
+  // its statements must fail rather than go on outside any transaction.
+  Status ready() {
+    if (PQstatus(conn) == CONNECTION_OK) return Ok{};
+    if (in_transaction) {
+      return make_error(Errc::io, name +
+                                      ": the connection was lost inside a transaction, "
+                                      "which the server rolled back");
+    }
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+      return make_error(Errc::io, name + ": reconnecting: " + first_line(PQerrorMessage(conn)));
+    }
+    ResultPtr session(PQexec(conn, kSession));
+    return check(session, conn, name);
+  }
+
+  Status exec(const std::string& sql) {
+    PW_TRY(ready());
+    // PQexec runs a script as one implicit transaction unless it has its own BEGIN.
+    ResultPtr result(PQexec(conn, sql.c_str()));
+    return check(result, conn, name);
+  }
+};
 
 class PostgresStatement final : public StatementEngine {
  public:
@@ -83,6 +111,10 @@ class PostgresStatement final : public StatementEngine {
       }
       {
         std::lock_guard lock(connection_->mutex);
+        if (auto ready = connection_->ready(); !ready.ok()) {
+          error_ = std::move(ready).error();
+          return *error_;
+        }
         result_.reset(PQexecParams(connection_->conn, sql_.text.c_str(), sql_.parameters,
                                    types_.data(), values.data(), lengths.data(), nullptr, 0));
         auto ran = check(result_, connection_->conn, "SQL '" + sql_.text.substr(0, 60) + "'");
@@ -163,17 +195,44 @@ class PostgresDatabase final : public Database {
   }
 
   Status exec(std::string_view sql) override {
-    std::string text(sql);
     std::lock_guard lock(connection_->mutex);
-    // PQexec runs a script as one implicit transaction unless it has its own BEGIN.
-    ResultPtr result(PQexec(connection_->conn, text.c_str()));
-    return check(result, connection_->conn, connection_->name);
+    return connection_->exec(std::string(sql));
   }
 
  protected:
-  Status begin_write() override { return exec(kBeginWrite); }
-  Status commit() override { return exec("COMMIT"); }
-  Status rollback() override { return exec("ROLLBACK"); }
+  Status begin_write() override {
+    std::lock_guard lock(connection_->mutex);
+    auto begun = connection_->exec(kBeginWrite);
+    if (!begun.ok()) {
+      (void)connection_->exec("ROLLBACK");  // BEGIN may have worked and the lock not
+      return begun;
+    }
+    connection_->in_transaction = true;
+    return Ok{};
+  }
+
+  // PostgreSQL aborts a transaction at its first failed statement, where SQLite goes
+  // on; COMMIT would then roll back without an error. A body that carried on after a
+  // failure therefore fails here, loudly, with nothing of it committed.
+  Status commit() override {
+    std::lock_guard lock(connection_->mutex);
+    connection_->in_transaction = false;
+    if (PQstatus(connection_->conn) == CONNECTION_OK &&
+        PQtransactionStatus(connection_->conn) == PQTRANS_INERROR) {
+      (void)connection_->exec("ROLLBACK");
+      return make_error(Errc::io, connection_->name +
+                                      ": a statement in the transaction failed, so none of it "
+                                      "was committed");
+    }
+    return connection_->exec("COMMIT");
+  }
+
+  Status rollback() override {
+    std::lock_guard lock(connection_->mutex);
+    connection_->in_transaction = false;
+    if (PQstatus(connection_->conn) != CONNECTION_OK) return Ok{};  // the server rolled back
+    return connection_->exec("ROLLBACK");
+  }
 
  private:
   std::unique_ptr<Connection> connection_;
@@ -210,7 +269,7 @@ Result<std::unique_ptr<Database>> open_postgresql(const std::string& url,
   // NOTICEs ("relation already exists, skipping") would go to stderr.
   PQsetNoticeProcessor(connection->conn, ignore_notice, nullptr);
   auto database = std::make_unique<PostgresDatabase>(std::move(connection));
-  PW_TRY(database->exec("SET client_min_messages = warning; SET TIME ZONE 'UTC'"));
+  PW_TRY(database->exec(kSession));
   return std::unique_ptr<Database>(std::move(database));
 }
 

@@ -299,3 +299,80 @@ TEST_CASE("an integer column reads strictly: text that is not a whole number is 
     CHECK_FALSE(query->step().value());
   }
 }
+
+TEST_CASE(
+    "a body that goes on after a failed statement: SQLite commits the rest, "
+    "PostgreSQL commits nothing and says so") {
+  pw::test::TempDir dir;
+  auto store = Store::open(fresh_store(dir));
+  REQUIRE(store.ok());
+  auto& db = (*store)->db();
+  auto status = db.transaction([&]() -> pw::Status {
+    PW_TRY(
+        db.exec("INSERT INTO sync_state (id, source, revision, targets, synced_at) VALUES "
+                "(1, 's', 'r', '{}', 't')"));
+    CHECK_FALSE(db.exec("INSERT INTO sync_state (id, source, revision, targets, synced_at) "
+                        "VALUES (2, 's', 'r', '{}', 't')")
+                    .ok());
+    return pw::Ok{};
+  });
+  auto count = db.prepare("SELECT COUNT(*) FROM sync_state");
+  REQUIRE(count.ok());
+  REQUIRE(count->step().value());
+  if (db.dialect() == Dialect::postgresql) {
+    REQUIRE_FALSE(status.ok());
+    CHECK_THAT(status.error().message, Catch::Contains("none of it was committed"));
+    CHECK(count->integer(0) == 0);
+  } else {
+    CHECK(status.ok());
+    CHECK(count->integer(0) == 1);
+  }
+}
+
+TEST_CASE("a dropped PostgreSQL connection is made again, but not inside a transaction") {
+  pw::test::TempDir dir;
+  auto where = fresh_store(dir);
+  auto store = Store::open(where);
+  REQUIRE(store.ok());
+  auto& db = (*store)->db();
+  if (db.dialect() != Dialect::postgresql) {
+    SUCCEED("a SQLite store has no connection to lose");
+    return;
+  }
+  auto other = Database::open(where);
+  REQUIRE(other.ok());
+  auto terminate = [&] {
+    auto pid = db.prepare("SELECT pg_backend_pid()");
+    REQUIRE(pid.ok());
+    REQUIRE(pid->step().value());
+    REQUIRE((*other)->exec("SELECT pg_terminate_backend(" + pid->text(0) + ")").ok());
+  };
+  terminate();
+  // The first use after the server dropped it fails (libpq learns of it then) ...
+  auto lost = (*store)->audit().append({"controller", "tick", {}, "ok"});
+  // ... and the next one reconnects.
+  REQUIRE((*store)->audit().append({"controller", "tick", {}, "ok"}).ok());
+
+  auto in_body = db.transaction([&]() -> pw::Status {
+    PW_TRY(
+        db.exec("INSERT INTO sync_state (id, source, revision, targets, synced_at) VALUES "
+                "(1, 's', 'r', '{}', 't')"));
+    terminate();
+    (void)db.exec("SELECT 1");  // fails: the connection is gone
+    return db.exec(
+        "INSERT INTO audit_checkpoints (seq, head_hash, document, created_at) "
+        "VALUES (1, 'h', '{}', 't')");
+  });
+  REQUIRE_FALSE(in_body.ok());
+  CHECK_THAT(in_body.error().message, Catch::Contains("lost inside a transaction"));
+  auto count = db.prepare(
+      "SELECT (SELECT COUNT(*) FROM sync_state) + (SELECT COUNT(*) FROM "
+      "audit_checkpoints)");
+  REQUIRE(count.ok());
+  REQUIRE(count->step().value());
+  CHECK(count->integer(0) == 0);
+  auto report = (*store)->audit().verify();
+  REQUIRE(report.ok());
+  CHECK(report->intact);
+  CHECK(report->events == (lost.ok() ? 2 : 1));
+}
