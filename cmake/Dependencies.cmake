@@ -12,7 +12,8 @@ if(NOT PATCHWAVE_FUZZ)
   find_package(CLI11 2.1 CONFIG REQUIRED)
   # Asio/Beast (common/net) and Process (agents/service); Process needs filesystem linked.
   find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS filesystem)
-  find_package(SQLite3 REQUIRED)              # orchestrator/store
+  find_package(SQLite3 REQUIRED)              # orchestrator/store (embedded default)
+  pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq>=10)  # orchestrator/store (PostgreSQL)
   if(PATCHWAVE_TESTS)
     find_package(Catch2 2 CONFIG REQUIRED)
   endif()

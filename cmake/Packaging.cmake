@@ -85,7 +85,7 @@ else()
   set(PW_COMMON_LIB_DEPENDS
       "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libarchive13 (>= 3.6.0), liblzma5 (>= 5.2.2)")
   set(CPACK_DEBIAN_PATCHWAVE_PACKAGE_DEPENDS
-      "${PW_CONTROLLER_BASE_DEPENDS}, ${PW_COMMON_LIB_DEPENDS}, libgit2-1.5, libsqlite3-0 (>= 3.40), libyaml-cpp0.7, libdate-tz3")
+      "${PW_CONTROLLER_BASE_DEPENDS}, ${PW_COMMON_LIB_DEPENDS}, libgit2-1.5, libsqlite3-0 (>= 3.40), libpq5 (>= 15), libyaml-cpp0.7, libdate-tz3")
   set(CPACK_DEBIAN_PATCHWAVE-AGENT_PACKAGE_DEPENDS
       "${PW_AGENT_BASE_DEPENDS}, ${PW_COMMON_LIB_DEPENDS}")
 endif()

@@ -7,14 +7,16 @@
 #include "orchestrator/audit/checkpoint.hpp"
 #include "orchestrator/cli/cli.hpp"
 #include "orchestrator/cli/client.hpp"
+#include "orchestrator/cli/store_args.hpp"
 #include "orchestrator/store/store.hpp"
 
 namespace pw::cli {
 namespace {
 
 struct AuditArgs {
-  std::string db, anchor, anchor_key, key, actor, message, output = "text";
-  ClientArgs client;  // without --db: ask the controller
+  StoreArgs store;  // without --db or --config: ask the controller
+  std::string anchor, anchor_key, key, actor, message, output = "text";
+  ClientArgs client;
 };
 
 // `audit verify` and `audit export` against a running controller.
@@ -70,14 +72,15 @@ Result<crypto::PublicKey> load_public_key(const std::string& path) {
 }
 
 int run_verify(const AuditArgs& args) {
-  if (args.db.empty()) {
+  if (!args.store.given()) {
     if (!args.anchor.empty()) {
       return fail(make_error(Errc::invalid_argument,
-                             "--anchor needs --db: anchors are checked against the database file"));
+                             "--anchor needs --db or --config: anchors are checked against the "
+                             "store itself"));
     }
     return verify_remote(args);
   }
-  auto store = store::Store::open(args.db, false);
+  auto store = open_store(args.store, false);
   if (!store.ok()) return fail(store.error());
   auto chain = (*store)->audit().verify();
   if (!chain.ok()) return fail(chain.error());
@@ -139,8 +142,8 @@ int run_verify(const AuditArgs& args) {
 }
 
 int run_export(const AuditArgs& args) {
-  if (args.db.empty()) return export_remote(args);
-  auto store = store::Store::open(args.db, false);
+  if (!args.store.given()) return export_remote(args);
+  auto store = open_store(args.store, false);
   if (!store.ok()) return fail(store.error());
   auto events = (*store)->audit().read();
   if (!events.ok()) return fail(events.error());
@@ -155,7 +158,7 @@ int run_export(const AuditArgs& args) {
 }
 
 int run_checkpoint(const AuditArgs& args) {
-  auto store = store::Store::open(args.db, false);
+  auto store = open_store(args.store, false);
   if (!store.ok()) return fail(store.error());
   auto key = crypto::PrivateKey::load(args.key);
   if (!key.ok()) return fail(key.error());
@@ -178,7 +181,7 @@ int run_checkpoint(const AuditArgs& args) {
 }
 
 int run_note(const AuditArgs& args) {
-  auto store = store::Store::open(args.db, true);
+  auto store = open_store(args.store, true);
   if (!store.ok()) return fail(store.error());
   auto event = (*store)->audit().append(
       {"operator:" + args.actor, "note", {{"message", args.message}}, "recorded"});
@@ -199,9 +202,7 @@ void register_audit_commands(CLI::App& app, Action& action) {
       "Check the whole hash chain of the audit log and name the first broken event; with\n"
       "--anchor, also check the database against the signed checkpoints anchored in a git\n"
       "repository, so that a history rewritten wholesale is caught. Exit 1 on any break.");
-  verify->add_option(
-      "--db", args->db,
-      "The controller's store (SQLite); without it, ask the controller (--controller ...)");
+  add_store_options(verify, args->store, false, "; without either, ask the controller");
   add_client_options(verify, args->client, false);
   verify->add_option("--anchor", args->anchor, "Anchor repository: PATH, file:///PATH[@REF]");
   verify->add_option("--anchor-key", args->anchor_key,
@@ -217,9 +218,7 @@ void register_audit_commands(CLI::App& app, Action& action) {
   auto export_args = std::make_shared<AuditArgs>();
   export_args->output = "json";
   auto* exp = audit->add_subcommand("export", "Print every audit event, for archiving.");
-  exp->add_option(
-      "--db", export_args->db,
-      "The controller's store (SQLite); without it, ask the controller (--controller ...)");
+  add_store_options(exp, export_args->store, false, "; without either, ask the controller");
   add_client_options(exp, export_args->client, false);
   exp->add_option("--output", export_args->output,
                   "json (an array, the default) or jsonl (one event per line)")
@@ -233,7 +232,7 @@ void register_audit_commands(CLI::App& app, Action& action) {
       "Sign the current head of the audit chain with the controller key and commit it to\n"
       "the anchor git repository (created if missing). The controller does this on its own\n"
       "timer; this command does it now.");
-  cp->add_option("--db", args->db, "The controller's store (SQLite)")->required();
+  add_store_options(cp, args->store, true);
   cp->add_option("--key", args->key, "The controller's private key (0600)")->required();
   cp->add_option("--anchor", args->anchor, "Anchor repository directory")->required();
   cp->add_option("--output", args->output, "text or json")->check(CLI::IsMember({"text", "json"}));
@@ -244,7 +243,7 @@ void register_audit_commands(CLI::App& app, Action& action) {
 
   auto* note = audit->add_subcommand(
       "note", "Record an operator's note in the audit log (e.g. an incident declared).");
-  note->add_option("--db", args->db, "The controller's store (SQLite)")->required();
+  add_store_options(note, args->store, true);
   note->add_option("--actor", args->actor, "Who writes the note")->required();
   note->add_option("--message", args->message, "The note")->required();
   note->footer(

@@ -7,12 +7,14 @@
 #include "common/crypto/secret_file.hpp"
 #include "orchestrator/ca/ca.hpp"
 #include "orchestrator/cli/cli.hpp"
+#include "orchestrator/cli/store_args.hpp"
 
 namespace pw::cli {
 namespace {
 
 struct CaArgs {
-  std::string dir, name, role, out, db, server, ttl = "1h", validity = "90d";
+  std::string dir, name, role, out, server, ttl = "1h", validity = "90d";
+  StoreArgs store;
   std::vector<std::string> dns, ips;
 };
 
@@ -66,7 +68,7 @@ int run_token(const CaArgs& args) {
   if (!ttl.ok()) return fail(ttl.error().with_context("--ttl"));
   auto authority = ca::ControllerCa::load(args.dir);
   if (!authority.ok()) return fail(authority.error());
-  auto store = store::Store::open(args.db);
+  auto store = open_store(args.store, true);
   if (!store.ok()) return fail(store.error());
   ca::Enrollment enrollment(**store, *authority);
   auto token = enrollment.create_token(args.server, *ttl, "operator:cli");
@@ -126,7 +128,7 @@ void register_ca_commands(CLI::App& app, Action& action) {
       "Create a one-time enrollment token bound to SERVER (printed once; only its hash is\n"
       "stored). Providers normally do this for each fresh server.");
   token->add_option("--dir", token_args->dir, "CA directory")->required();
-  token->add_option("--db", token_args->db, "The controller's store")->required();
+  add_store_options(token, token_args->store, true);
   token->add_option("--server", token_args->server, "The server it is for")->required();
   token->add_option("--ttl", token_args->ttl, "How long it stays valid (default 1h)");
   token->footer(

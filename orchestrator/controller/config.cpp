@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/stat.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
@@ -116,12 +119,75 @@ Status check_agent_url(const std::string& url) {
   return Ok{};
 }
 
+// The password comes from a file (its first line) or an environment variable, never
+// from the YAML or the URL; errors name the field, never the password.
+Result<std::string> store_password(const YAML::Node& node) {
+  auto bad = [](const std::string& what) {
+    return make_error(Errc::invalid_argument, "store." + what);
+  };
+  if (node["password_file"] && node["password_env"]) {
+    return bad("password_file: give password_file or password_env, not both");
+  }
+  if (const auto file = node["password_file"]) {
+    auto path = file.as<std::string>();
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return bad("password_file: cannot read " + path);
+    if ((info.st_mode & S_IRWXO) != 0) {
+      return make_error(Errc::permission,
+                        "store.password_file: " + path + " is readable by others (chmod o-rwx it)");
+    }
+    std::ifstream in(path);
+    std::string password;
+    if (!in || !std::getline(in, password) || password.empty()) {
+      return bad("password_file: " + path + " must hold the password on its first line");
+    }
+    return password;
+  }
+  if (const auto env = node["password_env"]) {
+    auto name = env.as<std::string>();
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr || *value == '\0') {
+      return bad("password_env: the environment variable " + name + " is not set");
+    }
+    return std::string(value);
+  }
+  return std::string();
+}
+
+// store: {backend: sqlite, path: FILE} (the default: <state_dir>/store.db) or
+// store: {backend: postgresql, url: postgresql://USER@HOST:PORT/DB, password_file|password_env}
+Status parse_store(const YAML::Node& node, Config& config) {
+  PW_TRY(only_keys(node, "store", {"backend", "path", "url", "password_file", "password_env"}));
+  auto bad = [](const std::string& what) {
+    return make_error(Errc::invalid_argument, "store." + what);
+  };
+  std::string backend = node["backend"] ? node["backend"].as<std::string>() : "sqlite";
+  if (backend == "sqlite") {
+    for (const char* key : {"url", "password_file", "password_env"}) {
+      if (node[key]) return bad(std::string(key) + ": only for backend postgresql");
+    }
+    if (node["path"]) {
+      config.store = store::Location::sqlite(node["path"].as<std::string>());
+      if (config.store.path.empty()) return bad("path: must not be empty");
+    }
+    return Ok{};
+  }
+  if (backend != "postgresql") return bad("backend: must be sqlite or postgresql");
+  if (node["path"]) return bad("path: only for backend sqlite (postgresql takes url)");
+  if (!node["url"]) return bad("url: is required for backend postgresql");
+  PW_TRY_ASSIGN(std::string password, store_password(node));
+  auto where = store::Location::postgresql(node["url"].as<std::string>(), std::move(password));
+  if (!where.ok()) return bad("url: " + where.error().message);
+  config.store = std::move(*where);
+  return Ok{};
+}
+
 Result<Config> parse(const YAML::Node& root) {
   Config config;
   PW_TRY(only_keys(
       root, "",
       {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes", "agent_binary",
-       "agent_url", "servers_dir", "traffic", "rollout", "notifications"}));
+       "agent_url", "servers_dir", "traffic", "rollout", "notifications", "store"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
@@ -193,6 +259,7 @@ Result<Config> parse(const YAML::Node& root) {
   if (const auto notifications = root["notifications"]) {
     PW_TRY(parse_notifications(notifications, config.notifications));
   }
+  if (const auto store = root["store"]) PW_TRY(parse_store(store, config));
   const std::pair<const char*, const std::string*> required[] = {
       {"state_dir", &config.state_dir},
       {"manifests.repository", &config.repository},
@@ -200,6 +267,9 @@ Result<Config> parse(const YAML::Node& root) {
   for (const auto& [key, value] : required) {
     if (value->empty())
       return make_error(Errc::invalid_argument, std::string(key) + ": is required");
+  }
+  if (config.store.backend == store::Dialect::sqlite && config.store.path.empty()) {
+    config.store.path = config.state_dir + "/store.db";
   }
   if (config.anchor.empty()) config.anchor = config.state_dir + "/audit-anchor";
   if (config.servers_dir.empty()) config.servers_dir = config.state_dir + "/servers";

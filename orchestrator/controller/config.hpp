@@ -35,6 +35,13 @@
 //     max_attempts: 8                     # then given up, audited as notify.failed
 //     timeout: 5s                         # per network step of one attempt
 //     ca_file: /etc/ssl/certs/ca-certificates.crt   # for https; this is the default
+//   store:                                # where the state lives; default: SQLite
+//     backend: sqlite                     # sqlite (embedded) | postgresql
+//     path: /var/lib/patchwave/store.db   # sqlite; default <state_dir>/store.db
+//     # backend: postgresql
+//     # url: postgresql://patchwave@db.internal:5432/patchwave   # no password in it
+//     # password_file: /etc/patchwave/store-password   # first line; not readable by others
+//     # password_env: PATCHWAVE_STORE_PASSWORD          # or this variable (or ~/.pgpass)
 //   Events: approval.requested, approval.rejected, approval.expired, region.succeeded,
 //   region.rolled_back, rollout.finished.
 //
@@ -48,6 +55,7 @@
 
 #include "common/errors/result.hpp"
 #include "orchestrator/notify/notify.hpp"
+#include "orchestrator/store/database.hpp"
 
 namespace pw::controller {
 
@@ -72,6 +80,7 @@ struct Config {
   std::uint64_t min_requests = 20;
   int max_parallel = 4;
   notify::Options notifications;  // no webhooks: nothing is sent
+  store::Location store;          // after loading: a SQLite path is always set
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
   // https://HOST:PORT agents reach the controller at: agent_url, or else from listen

@@ -44,7 +44,7 @@ Result<std::unique_ptr<Controller>> Controller::open(const Config& config) {
     if (ec) return make_error(Errc::io, "cannot create " + config.state_dir + sub);
   }
   fs::permissions(config.state_dir, fs::perms::owner_all, ec);
-  PW_TRY_ASSIGN(controller->store_, store::Store::open(config.state_dir + "/store.db"));
+  PW_TRY_ASSIGN(controller->store_, store::Store::open(config.store));
   std::string ca_dir = config.state_dir + "/ca";
   auto loaded = ca::ControllerCa::load(ca_dir);
   if (!loaded.ok() && loaded.error().code == Errc::not_found) {

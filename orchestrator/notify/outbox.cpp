@@ -1,11 +1,28 @@
 #include "orchestrator/notify/outbox.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <utility>
 
 #include "common/crypto/hash.hpp"
 
 namespace pw::notify::outbox {
+namespace {
+
+// The wall clock a day ago as created_at is written (RFC 3339 UTC, seconds), computed
+// here rather than in SQL so that both store engines compare the same text.
+std::string rfc3339_day_ago() {
+  auto then = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() -
+                                                   std::chrono::hours(24));
+  std::tm utc{};
+  gmtime_r(&then, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+}  // namespace
 
 std::string webhook_key(const std::string& url) { return crypto::sha256_hex(url); }
 
@@ -18,10 +35,10 @@ Status fan_out(store::Database& db, const std::vector<Target>& targets, std::int
   };
   std::vector<Pending> pending;
   {
-    PW_TRY_ASSIGN(
-        store::Statement query,
-        db.prepare("SELECT id, event, created_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day') "
-                   "FROM notifications WHERE fanned_out = 0 ORDER BY id"));
+    PW_TRY_ASSIGN(store::Statement query,
+                  db.prepare("SELECT id, event, CASE WHEN created_at < ?1 THEN 1 ELSE 0 END "
+                             "FROM notifications WHERE fanned_out = 0 ORDER BY id"));
+    query.bind(1, rfc3339_day_ago());
     for (;;) {
       PW_TRY_ASSIGN(bool row, query.step());
       if (!row) break;
@@ -38,9 +55,9 @@ Status fan_out(store::Database& db, const std::vector<Target>& targets, std::int
           continue;
         }
         PW_TRY_ASSIGN(store::Statement insert,
-                      db.prepare("INSERT OR IGNORE INTO notification_deliveries "
+                      db.prepare("INSERT INTO notification_deliveries "
                                  "(notification_id, webhook, endpoint, next_at) "
-                                 "VALUES (?1, ?2, ?3, ?4)"));
+                                 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"));
         insert.bind(1, id).bind(2, target.key).bind(3, target.endpoint).bind(4, now_ms);
         PW_TRY(insert.run());
       }

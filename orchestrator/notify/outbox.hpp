@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/store/sqlite.hpp"
+#include "orchestrator/store/database.hpp"
 
 namespace pw::notify::outbox {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/json/json.hpp"
-#include "orchestrator/store/sqlite.hpp"
+#include "orchestrator/store/database.hpp"
 
 namespace pw::store {
 

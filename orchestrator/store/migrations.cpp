@@ -1,16 +1,18 @@
 #include "orchestrator/store/migrations.hpp"
 
+#include "common/log/log.hpp"
+
 namespace pw::store {
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "initial schema", R"SQL(
 CREATE TABLE rollouts (
-  id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL, target TEXT NOT NULL,
+  {{ROWID}} id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL, target TEXT NOT NULL,
   sha256 TEXT NOT NULL, urgency TEXT NOT NULL, state TEXT NOT NULL, plan TEXT NOT NULL,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE rollout_regions (
-  rollout_id TEXT NOT NULL REFERENCES rollouts(id), region TEXT NOT NULL,
+  {{ROWID}} rollout_id TEXT NOT NULL REFERENCES rollouts(id), region TEXT NOT NULL,
   wave INTEGER NOT NULL, state TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0,
   step INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
   updated_at TEXT NOT NULL, PRIMARY KEY (rollout_id, region));
@@ -20,7 +22,7 @@ CREATE TABLE servers (
   certificate_sha256 TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL);
 CREATE TABLE approvals (
-  id INTEGER PRIMARY KEY, rollout_id TEXT NOT NULL, region TEXT NOT NULL,
+  id {{SERIAL}}, rollout_id TEXT NOT NULL, region TEXT NOT NULL,
   keyid TEXT NOT NULL, document TEXT NOT NULL, created_at TEXT NOT NULL,
   UNIQUE (rollout_id, region, keyid));
 CREATE TABLE trusted_metadata (role TEXT PRIMARY KEY, bytes BLOB NOT NULL, updated_at TEXT NOT NULL);
@@ -35,10 +37,7 @@ CREATE TABLE events (
   inputs TEXT NOT NULL, outcome TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 -- Append-only from SQL's side too; the hash chain and the anchored checkpoints catch
 -- anyone who bypasses this by editing the file.
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+{{APPEND_ONLY}}
 )SQL"},
       {2, "audit checkpoints; server health", R"SQL(
 CREATE TABLE audit_checkpoints (
@@ -58,7 +57,7 @@ ALTER TABLE sync_state ADD COLUMN fleet TEXT NOT NULL DEFAULT 'null';
 ALTER TABLE rollout_regions ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE servers ADD COLUMN service TEXT NOT NULL DEFAULT '';
 CREATE TABLE rollout_commands (
-  id INTEGER PRIMARY KEY, rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  id {{SERIAL}}, rollout_id TEXT NOT NULL REFERENCES rollouts(id),
   region TEXT NOT NULL, verb TEXT NOT NULL, actor TEXT NOT NULL, created_at TEXT NOT NULL,
   done_at TEXT, outcome TEXT NOT NULL DEFAULT '');
 CREATE INDEX rollouts_by_state ON rollouts(state);
@@ -70,7 +69,7 @@ CREATE INDEX rollouts_by_state ON rollouts(state);
 -- Deliveries are made by the dispatcher (fanned_out) for the webhooks configured then;
 -- next_at is Unix time in milliseconds.
 CREATE TABLE notifications (
-  id INTEGER PRIMARY KEY, event TEXT NOT NULL, payload TEXT NOT NULL,
+  id {{SERIAL}}, event TEXT NOT NULL, payload TEXT NOT NULL,
   created_at TEXT NOT NULL, fanned_out INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE notification_deliveries (
   notification_id INTEGER NOT NULL REFERENCES notifications(id),
@@ -86,9 +85,11 @@ CREATE INDEX notification_deliveries_due ON notification_deliveries(webhook, nex
 }
 
 Result<int> schema_version(Database& db) {
-  PW_TRY(db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
-      "NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"));
+  PW_TRY_ASSIGN(std::string create,
+                migration_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                              "PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                              db.dialect()));
+  PW_TRY(db.exec(create));
   PW_TRY_ASSIGN(Statement query,
                 db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   PW_TRY(query.step());
@@ -101,17 +102,26 @@ Status migrate(Database& db, int target) {
   if (target < 0) target = latest;
   PW_TRY_ASSIGN(int current, schema_version(db));
   if (current > latest) {
-    return make_error(Errc::conflict, db.path() + ": the store has schema version " +
+    return make_error(Errc::conflict, db.name() + ": the store has schema version " +
                                           std::to_string(current) + ", newer than this program's " +
                                           std::to_string(latest) + "; upgrade Patchwave");
   }
   for (const auto& migration : list) {
     if (migration.version <= current || migration.version > target) continue;
     auto applied = db.transaction([&]() -> Status {
-      PW_TRY(db.exec(migration.sql));
-      PW_TRY_ASSIGN(Statement record,
-                    db.prepare("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)"));
-      record.bind(1, std::int64_t{migration.version}).bind(2, migration.name);
+      // Under the write lock: another process may have applied it meanwhile.
+      PW_TRY_ASSIGN(Statement done,
+                    db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?1"));
+      done.bind(1, std::int64_t{migration.version});
+      PW_TRY_ASSIGN(bool already, done.step());
+      if (already) return Ok{};
+      PW_TRY_ASSIGN(std::string sql, migration_sql(migration.sql, db.dialect()));
+      PW_TRY(db.exec(sql));
+      PW_TRY_ASSIGN(Statement record, db.prepare("INSERT INTO schema_migrations (version, name, "
+                                                 "applied_at) VALUES (?1, ?2, ?3)"));
+      record.bind(1, std::int64_t{migration.version})
+          .bind(2, migration.name)
+          .bind(3, log::now_rfc3339());
       return record.run();
     });
     if (!applied.ok()) {

@@ -1,12 +1,14 @@
 // The store's schema as a list of numbered migrations, applied in order, each in its own
 // transaction, recorded in schema_migrations. A database made by an older Patchwave is
-// upgraded in place; one made by a newer Patchwave is refused.
+// upgraded in place; one made by a newer Patchwave is refused. One list serves both
+// engines: the text is portable SQL with the few tokens dialect.hpp expands, so that
+// a version number means the same schema on SQLite and on PostgreSQL.
 #pragma once
 
 #include <string_view>
 #include <vector>
 
-#include "orchestrator/store/sqlite.hpp"
+#include "orchestrator/store/database.hpp"
 
 namespace pw::store {
 

@@ -67,12 +67,12 @@ check "agent has a description" test -n "$(dpkg-deb -f "$agent_deb" Description)
 for lib in adduser libc6 libstdc++6 libssl3 libarchive13; do
   field_has "agent depends on $lib" "$agent_deb" Depends "$lib"
 done
-for lib in adduser tzdata libc6 libssl3 libgit2-1.5 libsqlite3-0 libyaml-cpp0.7; do
+for lib in adduser tzdata libc6 libssl3 libgit2-1.5 libsqlite3-0 libpq5 libyaml-cpp0.7; do
   field_has "controller depends on $lib" "$controller_deb" Depends "$lib"
 done
 field_has "controller recommends haproxy" "$controller_deb" Recommends haproxy
 check "the agent does not depend on the controller's libraries" \
-  bash -c "! dpkg-deb -f '$agent_deb' Depends | grep -qE 'libgit2|libsqlite3|yaml-cpp'"
+  bash -c "! dpkg-deb -f '$agent_deb' Depends | grep -qE 'libgit2|libsqlite3|libpq|yaml-cpp'"
 if command -v apt-get >/dev/null; then
   # Every Depends resolves on this machine (a simulation: nothing is installed).
   check "apt-get resolves both packages' dependencies (simulated install)" \

@@ -5,6 +5,7 @@
 #include "common/crypto/x509.hpp"
 #include "orchestrator/ca/ca.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace x509 = pw::crypto::x509;
 using namespace std::chrono_literals;
@@ -67,7 +68,7 @@ TEST_CASE("an enrollment token works once, for its server, before it expires") {
   pw::test::TempDir dir;
   auto ca = pw::ca::ControllerCa::init(dir / "ca", "Patchwave CA");
   REQUIRE(ca.ok());
-  auto store = pw::store::Store::open(dir / "store.db");
+  auto store = pw::store::Store::open(pw::test::fresh_store(dir));
   REQUIRE(store.ok());
   auto now = std::chrono::system_clock::now();
   pw::ca::Enrollment enrollment(**store, *ca, [&now] { return now; });

@@ -18,6 +18,7 @@
 #include "orchestrator/notify/notify.hpp"
 #include "orchestrator/notify/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_store.hpp"
 
 extern char** environ;
 
@@ -94,11 +95,12 @@ struct Row {
 // An open store and the mutex the controller would hold around it.
 struct Fixture {
   pw::test::TempDir dir;
+  pw::store::Location where = pw::test::fresh_store(dir);  // reopened by open()
   std::unique_ptr<pw::store::Store> store = open();
   std::mutex mutex;
 
   std::unique_ptr<pw::store::Store> open() {
-    auto opened = pw::store::Store::open(dir / "store.db");
+    auto opened = pw::store::Store::open(where);
     REQUIRE(opened.ok());
     return std::move(*opened);
   }
@@ -112,8 +114,9 @@ struct Fixture {
   std::vector<Row> rows(const std::string& url) {
     std::lock_guard lock(mutex);
     auto query = store->db().prepare(
-        "SELECT notification_id, attempts, delivered_at IS NOT NULL, failed_at IS NOT NULL, "
-        "endpoint, last_error FROM notification_deliveries WHERE webhook = ?1 "
+        "SELECT notification_id, attempts, CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END, "
+        "CASE WHEN failed_at IS NULL THEN 0 ELSE 1 END, endpoint, last_error "
+        "FROM notification_deliveries WHERE webhook = ?1 "
         "ORDER BY notification_id");
     REQUIRE(query.ok());
     query->bind(1, notify::outbox::webhook_key(url));
