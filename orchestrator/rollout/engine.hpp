@@ -88,6 +88,10 @@ class Engine {
   Result<std::optional<std::string>> check_health(Ctx& ctx, bool flapping_fails);
   Status begin_rollback(Ctx& ctx, const std::string& reason);
   Status retry(Ctx& ctx, const std::string& what, const std::string& error);
+  // HAProxy's runtime API failed while shifting: the controller restarts a dead HAProxy
+  // and re-applies the weights, so the step is retried for up to inconclusive_grace
+  // before the region rolls back. Errors other than I/O roll back at once.
+  Status traffic_trouble(Ctx& ctx, const std::string& what, const Error& error);
   Status move(Ctx& ctx, RegionState to, const std::string& detail = "");
   Status save_action(Ctx& ctx, const std::string& action);
   std::vector<Weight> weights(const RegionRun& run, int percent) const;

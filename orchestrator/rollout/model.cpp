@@ -115,6 +115,7 @@ Status transition(RegionRun& run, RegionState to, Millis now) {
   run.state_since = now;
   run.action.clear();
   run.retry.clear();
+  run.retry_since = 0;
   return Ok{};
 }
 
@@ -149,6 +150,7 @@ json::Value RegionRun::to_json() const {
           {"rollback_to", name(rollback_to)},
           {"first_deployment", first_deployment},
           {"retry", retry},
+          {"retry_since", retry_since},
           {"gate", gate}};
 }
 
@@ -180,6 +182,7 @@ Result<RegionRun> RegionRun::from_json(const json::Value& value) {
                   parse_region_state(value.value("rollback_to", std::string("rolled_back"))));
     run.first_deployment = value.value("first_deployment", false);
     run.retry = value.value("retry", "");
+    run.retry_since = value.value("retry_since", Millis{0});
     run.gate = value.value("gate", json::Value::object());
   } catch (const std::exception& e) {
     return make_error(Errc::parse, std::string("region run: ") + e.what());

@@ -80,6 +80,7 @@ struct RegionRun {
   RegionState rollback_to = RegionState::rolled_back;  // rolled_back or aborted
   bool first_deployment = false;  // no servers in service before: nothing to retire
   std::string retry;              // the failing action being retried (audited once)
+  Millis retry_since = 0;         // when it started failing (the load balancer's outages)
   // The approval gate while awaiting_approval (and what opened it afterwards): needed,
   // approvers, approved_by, expires_at, window, window_opens_at, waiting_for, shortcuts.
   json::Value gate = json::Value::object();

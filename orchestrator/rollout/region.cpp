@@ -246,8 +246,12 @@ Status Engine::on_verifying(Ctx& ctx) {
   PW_TRY_ASSIGN(auto failure, check_health(ctx, false));
   if (failure && !failure->empty()) return begin_rollback(ctx, "health gate: " + *failure);
   bool passed = !run.fresh.empty();
+  std::string short_of;  // the servers without enough passing checks, named in a rollback
   for (const auto& server : run.fresh) {
-    if (run.health_streak[server.name] < static_cast<int>(ctx.successes)) passed = false;
+    if (run.health_streak[server.name] < static_cast<int>(ctx.successes)) {
+      passed = false;
+      short_of += (short_of.empty() ? "" : ", ") + server.name;
+    }
   }
   if (passed) {
     run.step = 0;
@@ -258,7 +262,7 @@ Status Engine::on_verifying(Ctx& ctx) {
   if (elapsed(ctx.now, run.state_since) > options_.verify_timeout) {
     return begin_rollback(ctx, "health gate: not " + std::to_string(ctx.successes) +
                                    " passing checks in a row within " +
-                                   seconds(options_.verify_timeout));
+                                   seconds(options_.verify_timeout) + " (" + short_of + ")");
   }
   return Ok{};
 }
@@ -275,9 +279,9 @@ Status Engine::on_shifting(Ctx& ctx) {
   }
   if (run.action.rfind("shift:", 0) == 0) {
     auto applied = ports_.traffic->apply(backend, weights(run, percent));
-    if (!applied.ok()) {
-      return begin_rollback(ctx, "traffic: " + applied.error().to_string());
-    }
+    if (!applied.ok()) return traffic_trouble(ctx, "traffic", applied.error());
+    run.retry.clear();
+    run.retry_since = 0;
     auto stats = ports_.traffic->stats(backend);
     run.baseline = stats.ok() ? stats_json(*stats) : json::Value::array();
     run.step_since = ctx.now;
@@ -296,7 +300,9 @@ Status Engine::on_shifting(Ctx& ctx) {
   if (elapsed(ctx.now, run.step_since) < ctx.timing.step_wait.count() * 1000) return Ok{};
 
   auto stats = ports_.traffic->stats(backend);
-  if (!stats.ok()) return begin_rollback(ctx, "analysis: " + stats.error().to_string());
+  if (!stats.ok()) return traffic_trouble(ctx, "analysis", stats.error());
+  run.retry.clear();
+  run.retry_since = 0;
   std::set<std::string> fresh;
   for (const auto& s : run.fresh) fresh.insert(s.name);
   traffic::Thresholds limits;
@@ -367,6 +373,17 @@ Status Engine::retry(Ctx& ctx, const std::string& what, const std::string& error
   PW_TRY(ports_.records->save(ctx.rollout));
   return ports_.records->audit("controller", "rollout.retry",
                                {{"rollout", ctx.rollout.id}, {"region", ctx.run.region}}, text);
+}
+
+Status Engine::traffic_trouble(Ctx& ctx, const std::string& what, const Error& error) {
+  RegionRun& run = ctx.run;
+  if (error.code != Errc::io) return begin_rollback(ctx, what + ": " + error.to_string());
+  if (run.retry_since == 0) run.retry_since = ctx.now;
+  if (elapsed(ctx.now, run.retry_since) > options_.inconclusive_grace) {
+    return begin_rollback(ctx, what + ": " + error.to_string() + " (for " +
+                                   seconds(elapsed(ctx.now, run.retry_since)) + ")");
+  }
+  return retry(ctx, what, error.to_string());
 }
 
 Status Engine::begin_rollback(Ctx& ctx, const std::string& reason) {

@@ -182,7 +182,26 @@ TEST_CASE("traffic goes back to the old servers in the tick that decides to roll
   CHECK(world.traffic.backends["app_bw"].count("bw-r1-0") == 0);
 }
 
-TEST_CASE("HAProxy unreachable: the rollback is retried until it is back", "[rollout]") {
+TEST_CASE("HAProxy unreachable for a moment while shifting: the step is retried", "[rollout]") {
+  World world({region("bw", 1)});
+  world.serving("bw");
+  world.start();
+  while (world.at("bw").state != RegionState::shifting) REQUIRE(world.tick().ok());
+  world.traffic.unreachable = true;  // killed; the controller starts it again
+  for (int i = 0; i < 5; ++i) REQUIRE(world.tick().ok());
+  CHECK(world.at("bw").state == RegionState::shifting);
+  CHECK(contains(world.at("bw").retry, "haproxy: connection refused"));
+  world.traffic.unreachable = false;
+  world.run();
+  CHECK(world.rollout.state == RolloutState::succeeded);
+  CHECK(world.traffic.percent_on("app_bw", "-r1-") == 100);
+  CHECK(world.fleet.leaked().empty());
+}
+
+TEST_CASE(
+    "HAProxy unreachable past the grace: rolled back, the rollback retried until it is "
+    "back",
+    "[rollout]") {
   World world({region("bw", 1)});
   world.serving("bw");
   world.start();
@@ -190,17 +209,17 @@ TEST_CASE("HAProxy unreachable: the rollback is retried until it is back", "[rol
   world.traffic.unreachable = true;
   for (int i = 0; i < 20; ++i) REQUIRE(world.tick().ok());
   CHECK(world.at("bw").state == RegionState::rolling_back);
-  CHECK(contains(world.at("bw").reason, "haproxy: connection refused"));
+  CHECK(contains(world.at("bw").reason, "haproxy: connection refused (for 1"));
   CHECK(contains(world.at("bw").retry, "restore"));
   world.traffic.unreachable = false;
   world.run();
   CHECK(world.at("bw").state == RegionState::rolled_back);
   CHECK(world.traffic.percent_on("app_bw", "-r0-") == 100);
   CHECK(world.fleet.leaked().empty());
-  // Retried every tick, audited once.
+  // Retried every tick, audited once while shifting and once while restoring.
   int retries = 0;
   for (const auto& line : world.records.audit_log) retries += line.rfind("rollout.retry", 0) == 0;
-  CHECK(retries == 1);
+  CHECK(retries == 2);
 }
 
 TEST_CASE("the clock jumps: a step waits again, and never judges on too few requests",
