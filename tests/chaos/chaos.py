@@ -27,7 +27,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faults  # noqa: E402
 from watchers import CutProxy, RolloutWatcher, WeightWatcher  # noqa: E402
-from world import REGION, World  # noqa: E402
+from world import DEFAULT_REGION, World  # noqa: E402
 
 HEALTH_INTERVAL_MS = 1000  # the releases' --health-interval
 LOADGEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support", "loadgen.py")
@@ -53,7 +53,7 @@ def one_run(world, fault, index):
     load = subprocess.Popen([sys.executable, LOADGEN, "--url", "http://127.0.0.1:%d/" % world.front,
                              "--concurrency", "2", "--out", "load-%d.json" % index],
                             cwd=world.work)
-    weights = WeightWatcher(os.path.join(world.state, "haproxy/admin.sock"), "app_" + REGION)
+    weights = WeightWatcher(os.path.join(world.state, "haproxy/admin.sock"), "app_" + world.region)
     weights.start()
     rid = world.start_rollout(version)
     run.rid = rid
@@ -178,6 +178,8 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--output", choices=("text", "json"), default="text")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--region", default=DEFAULT_REGION,
+                        help="the region's name; it picks the servers' loopback addresses")
     args = parser.parse_args()
     chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in faults.ALL]
@@ -188,7 +190,7 @@ def main():
     random.seed(seed)
     work = tempfile.mkdtemp(prefix="pw-chaos-")
     world = World(os.path.abspath(args.patchwave), os.path.abspath(args.agent), work,
-                  padding_mib=16, tmpfs_mib=256)
+                  padding_mib=16, tmpfs_mib=256, region=args.region)
     proxy = CutProxy(0)
     world.proxy = proxy
     results = {f: [] for f in chosen}

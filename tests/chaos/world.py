@@ -16,7 +16,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO = os.path.join(HERE, "..", "..", "examples", "demo-service", "demo_service.py")
-REGION = "ch"  # hashes to its own loopback address (127.0.0.x) among the tests
+# The region's name picks its loopback addresses (127.R.0.x, R from a hash of the name):
+# "ch" (R = 51) for scripts/chaos, "cz" (R = 19) for the short form in ctest, so the two
+# can run at once and neither meets another test's servers.
+DEFAULT_REGION = "ch"
 
 
 def free_port():
@@ -26,8 +29,9 @@ def free_port():
 
 
 class World:
-    def __init__(self, patchwave, agent, work, padding_mib, tmpfs_mib):
+    def __init__(self, patchwave, agent, work, padding_mib, tmpfs_mib, region=DEFAULT_REGION):
         self.pw_bin, self.agent_bin, self.work = patchwave, agent, work
+        self.region = region
         self.padding_mib, self.tmpfs_mib = padding_mib, tmpfs_mib
         self.state = os.path.join(work, "state")
         self.servers_dir = os.path.join(work, "servers")
@@ -80,7 +84,7 @@ defaults:
 regions:
   - {name: %s, wave: 1, provider: {kind: local}, backend: app_%s,
      approvers: {threshold: 0, keys: [%s]}}
-""" % (REGION, REGION, approver))
+""" % (self.region, self.region, approver))
         self.pw("release", "add", repo, "fleet.yaml", "--name", "fleet/policy.yaml")
         agent_url = "\nagent_url: https://127.0.0.1:%d" % proxy_port if proxy_port else ""
         with open(os.path.join(self.work, "controller.yaml"), "w") as f:
@@ -95,7 +99,7 @@ traffic:
 rollout: {{provision_timeout: 30s, stage_timeout: 30s, health_timeout: 15s, min_requests: 10,
           inconclusive_grace: 20s}}
 """.format(w=self.work, c=self.cport, agent_url=agent_url, agent=self.agent_bin,
-           servers=self.servers_dir, region=REGION, front=self.front))
+           servers=self.servers_dir, region=self.region, front=self.front))
         self.release()  # the first version, rolled out before any fault
         self.start_controller()
         self.pw("ca", "issue-operator", "--dir", "state/ca", "--name", "rita", "--role",
