@@ -344,6 +344,14 @@ Status Engine::on_baking(Ctx& ctx) {
   Millis bake = run.first_deployment ? 0 : ctx.timing.bake_time.count() * 1000;
   if (run.state_since > ctx.now) run.state_since = ctx.now;
   if (elapsed(ctx.now, run.state_since) < bake) return Ok{};
+  // The old servers are retired next: one last check of every new server (its agent
+  // included) first, however recently the interval's check ran. A server whose agent
+  // died late in the bake would otherwise be kept with nothing to manage it.
+  if (run.last_health != ctx.now) {
+    run.last_health = 0;
+    PW_TRY_ASSIGN(auto last, check_health(ctx, true));
+    if (last) return begin_rollback(ctx, *last);
+  }
   return move(ctx, RegionState::finalizing, "baked for " + seconds(bake));
 }
 

@@ -182,6 +182,22 @@ TEST_CASE("traffic goes back to the old servers in the tick that decides to roll
   CHECK(world.traffic.backends["app_bw"].count("bw-r1-0") == 0);
 }
 
+TEST_CASE("an agent that dies after the bake's last check: rolled back before retiring",
+          "[rollout]") {
+  World world({region("bw", 1)});
+  world.serving("bw");
+  world.start();
+  while (world.at("bw").state != RegionState::baking) REQUIRE(world.tick().ok());
+  // Checks every 30 s from now on: none falls within the 10 s bake.
+  world.rollout.release["health"]["interval_ms"] = 30'000;
+  world.agents.dead.insert("bw-r1-1");
+  world.run();
+  CHECK(world.at("bw").state == RegionState::rolled_back);
+  CHECK(contains(world.at("bw").reason, "bw-r1-1 failed its health check"));
+  CHECK(world.traffic.percent_on("app_bw", "-r0-") == 100);
+  CHECK(world.fleet.leaked().empty());
+}
+
 TEST_CASE("HAProxy unreachable for a moment while shifting: the step is retried", "[rollout]") {
   World world({region("bw", 1)});
   world.serving("bw");
