@@ -20,6 +20,19 @@ bool failed(RegionState state) {
          state == RegionState::expired;
 }
 
+// The audit event of a region's move, as every move writes it (with its saved state).
+AuditEntry region_move(const Rollout& rollout, const RegionRun& run, RegionState from,
+                       const std::string& outcome) {
+  return {"controller",
+          "rollout.region",
+          {{"rollout", rollout.id},
+           {"region", run.region},
+           {"from", name(from)},
+           {"to", name(run.state)},
+           {"step", run.step}},
+          outcome};
+}
+
 }  // namespace
 
 std::string host_of(const std::string& address) {
@@ -193,28 +206,16 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
       std::replace(what.begin(), what.end(), '_', ' ');
       run.reason = "not started: region " + halted_by + " " + what + " (failure_policy: halt)";
       PW_TRY(transition(run, RegionState::aborted, now));
-      PW_TRY(ports_.records->save_audited(rollout, {"controller",
-                                                    "rollout.region",
-                                                    {{"rollout", rollout.id},
-                                                     {"region", run.region},
-                                                     {"from", name(RegionState::pending)},
-                                                     {"to", name(run.state)},
-                                                     {"step", run.step}},
-                                                    run.reason}));
+      PW_TRY(ports_.records->save_audited(
+          rollout, region_move(rollout, run, RegionState::pending, run.reason)));
       continue;
     }
     if (run.wave != current_wave || in_progress >= options_.max_parallel) continue;
     ++in_progress;
     PW_TRY(transition(run, RegionState::awaiting_approval, now));
-    PW_TRY(ports_.records->save_audited(rollout,
-                                        {"controller",
-                                         "rollout.region",
-                                         {{"rollout", rollout.id},
-                                          {"region", run.region},
-                                          {"from", name(RegionState::pending)},
-                                          {"to", name(run.state)},
-                                          {"step", run.step}},
-                                         "wave " + std::to_string(current_wave) + " started"}));
+    PW_TRY(ports_.records->save_audited(
+        rollout, region_move(rollout, run, RegionState::pending,
+                             "wave " + std::to_string(current_wave) + " started")));
   }
 
   for (auto& run : rollout.regions) {
@@ -346,14 +347,8 @@ Status Engine::move(Ctx& ctx, RegionState to, const std::string& detail) {
   // services, checking health) take time that must not count against the next state.
   ctx.now = ports_.clock->now();
   PW_TRY(transition(ctx.run, to, ctx.now));
-  PW_TRY(ports_.records->save_audited(ctx.rollout, {"controller",
-                                                    "rollout.region",
-                                                    {{"rollout", ctx.rollout.id},
-                                                     {"region", ctx.run.region},
-                                                     {"from", name(from)},
-                                                     {"to", name(to)},
-                                                     {"step", ctx.run.step}},
-                                                    detail.empty() ? "ok" : detail}));
+  PW_TRY(ports_.records->save_audited(
+      ctx.rollout, region_move(ctx.rollout, ctx.run, from, detail.empty() ? "ok" : detail)));
   const char* event = nullptr;
   if (to == RegionState::succeeded) event = "region.succeeded";
   if (to == RegionState::rolled_back ||

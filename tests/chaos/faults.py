@@ -83,18 +83,25 @@ class ControllerKill(Fault):
         return "killed; restarted"
 
 
+def signal_fresh_agent(run, sig):
+    """Sends `sig` to the agent of one of the rollout's new servers; returns its pid."""
+    server = a_fresh_server(run)
+    pid = server and wait_pid(os.path.join(run.world.servers_dir, server, "agent.pid"))
+    if not pid:
+        return None
+    os.kill(pid, sig)
+    run.target = server
+    return pid
+
+
 class AgentKill(Fault):
     name = "agent kill -9"
     outcomes = ("rolled_back",)
 
     def inject(self, run):
-        server = a_fresh_server(run)
-        pid = server and wait_pid(os.path.join(run.world.servers_dir, server, "agent.pid"))
-        if not pid:
+        if not signal_fresh_agent(run, signal.SIGKILL):
             return None
-        os.kill(pid, signal.SIGKILL)
-        run.target = server
-        return "agent of " + server
+        return "agent of " + run.target
 
 
 class ServiceKill(Fault):
@@ -133,13 +140,10 @@ class AgentFreeze(Fault):
     outcomes = ("rolled_back",)
 
     def inject(self, run):
-        server = a_fresh_server(run)
-        pid = server and wait_pid(os.path.join(run.world.servers_dir, server, "agent.pid"))
-        if not pid:
+        run.frozen = signal_fresh_agent(run, signal.SIGSTOP)
+        if not run.frozen:
             return None
-        os.kill(pid, signal.SIGSTOP)
-        run.target, run.frozen = server, pid
-        return "agent of %s frozen" % server
+        return "agent of %s frozen" % run.target
 
     def undo(self, run):
         if getattr(run, "frozen", None):
