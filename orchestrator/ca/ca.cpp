@@ -206,4 +206,20 @@ Result<std::string> Enrollment::enroll(const std::string& server, const std::str
   return certificate;
 }
 
+Result<std::int64_t> Enrollment::revoke(const std::string& server) {
+  PW_TRY_ASSIGN(store::Statement open,
+                store_->db().prepare("SELECT count(*) FROM enrollment_tokens WHERE server = ?1 "
+                                     "AND used_at IS NULL"));
+  open.bind(1, server);
+  PW_TRY(open.step());
+  std::int64_t count = open.integer(0);
+  if (count == 0) return count;
+  PW_TRY_ASSIGN(store::Statement drop,
+                store_->db().prepare("DELETE FROM enrollment_tokens WHERE server = ?1 AND "
+                                     "used_at IS NULL"));
+  drop.bind(1, server);
+  PW_TRY(drop.run());
+  return count;
+}
+
 }  // namespace pw::ca

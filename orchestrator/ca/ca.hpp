@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -64,6 +65,9 @@ class Enrollment {
   // answer for all four, so a caller learns nothing); the certificate otherwise.
   Result<std::string> enroll(const std::string& server, const std::string& token,
                              const std::string& csr_pem, const std::vector<std::string>& ips);
+  // Every unused token of `server` stops working (it is being decommissioned: an
+  // enrollment still on its way must not bring it back). Returns how many there were.
+  Result<std::int64_t> revoke(const std::string& server);
 
  private:
   store::Store* store_;

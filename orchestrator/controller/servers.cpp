@@ -144,10 +144,12 @@ Status Servers::decommission(const json::Value& policy, const std::string& name,
     return make_error(Errc::not_found, "region '" + server.region + "' is not in the fleet policy");
   }
   PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  // Its token first: an enrollment still on its way must not bring the server back.
+  PW_TRY_ASSIGN(std::int64_t revoked, ca::Enrollment(*store_, *ca_).revoke(name));
   auto gone = provider->decommission(server);
-  PW_TRY(store_->audit().append({actor,
-                                 "servers.decommission",
-                                 {{"server", name}},
+  json::Value inputs = {{"server", name}};
+  if (revoked > 0) inputs["enrollment_tokens_revoked"] = revoked;
+  PW_TRY(store_->audit().append({actor, "servers.decommission", inputs,
                                  gone.ok() ? "ok" : "failed: " + gone.error().to_string()}));
   PW_TRY(gone);
   PW_TRY_ASSIGN(store::Statement update,
@@ -164,6 +166,7 @@ Status Servers::decommission_unrecorded(const json::Value& policy, const std::st
     return make_error(Errc::not_found, "region '" + region + "' is not in the fleet policy");
   }
   PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
+  PW_TRY(ca::Enrollment(*store_, *ca_).revoke(name));
   PW_TRY_ASSIGN(auto known, provider->list(region));
   for (const auto& server : known) {
     if (server.name != name) continue;
@@ -211,7 +214,8 @@ std::string Servers::address_of(const std::string& name) {
 Status Servers::mark_enrolled(const std::string& name, const std::string& certificate_sha256) {
   PW_TRY_ASSIGN(store::Statement update,
                 store_->db().prepare("UPDATE servers SET state = 'enrolled', certificate_sha256 = "
-                                     "?2, updated_at = ?3 WHERE name = ?1"));
+                                     "?2, updated_at = ?3 WHERE name = ?1 AND state IN "
+                                     "('provisioned', 'enrolled')"));
   update.bind(1, name).bind(2, certificate_sha256).bind(3, log::now_rfc3339());
   return update.run();
 }

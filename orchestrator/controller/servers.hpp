@@ -29,6 +29,7 @@ class Servers {
   Result<json::Value> list(const std::string& region);
   // The address the provider gave `name` (for its certificate), or "".
   std::string address_of(const std::string& name);
+  // provisioned/enrolled -> enrolled; a decommissioned (or serving) server keeps its state.
   Status mark_enrolled(const std::string& name, const std::string& certificate_sha256);
 
  private:
