@@ -3,9 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -187,7 +190,7 @@ Result<Config> parse(const YAML::Node& root) {
   PW_TRY(only_keys(
       root, "",
       {"state_dir", "listen", "name", "manifests", "audit", "max_request_bytes", "agent_binary",
-       "agent_url", "servers_dir", "traffic", "rollout", "notifications", "store"}));
+       "agent_url", "servers_dir", "traffic", "rollout", "notifications", "store", "replica"}));
   auto text = [](const YAML::Node& node) { return node.as<std::string>(); };
   if (root["state_dir"]) config.state_dir = text(root["state_dir"]);
   if (root["listen"]) config.listen = text(root["listen"]);
@@ -260,6 +263,21 @@ Result<Config> parse(const YAML::Node& root) {
     PW_TRY(parse_notifications(notifications, config.notifications));
   }
   if (const auto store = root["store"]) PW_TRY(parse_store(store, config));
+  if (const auto replica = root["replica"]) {
+    PW_TRY(only_keys(replica, "replica", {"id", "lease"}));
+    if (replica["id"]) {
+      config.replica_id = text(replica["id"]);
+      if (config.replica_id.empty() || config.replica_id.size() > 200) {
+        return make_error(Errc::invalid_argument, "replica.id: must be 1-200 characters");
+      }
+    }
+    if (replica["lease"]) {
+      PW_TRY_ASSIGN(config.lease, duration(text(replica["lease"]), "replica.lease"));
+      if (config.lease < std::chrono::seconds(2) || config.lease > std::chrono::seconds(300)) {
+        return make_error(Errc::invalid_argument, "replica.lease: must be 2s-300s");
+      }
+    }
+  }
   const std::pair<const char*, const std::string*> required[] = {
       {"state_dir", &config.state_dir},
       {"manifests.repository", &config.repository},
@@ -270,6 +288,14 @@ Result<Config> parse(const YAML::Node& root) {
   }
   if (config.store.backend == store::Dialect::sqlite && config.store.path.empty()) {
     config.store.path = config.state_dir + "/store.db";
+  }
+  if (config.replica_id.empty()) {
+    // Unique on a machine: serve locks its state directory.
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
+    std::error_code ec;
+    auto where = std::filesystem::absolute(config.state_dir, ec);
+    config.replica_id = std::string(host) + ":" + (ec ? config.state_dir : where.string());
   }
   if (config.anchor.empty()) config.anchor = config.state_dir + "/audit-anchor";
   if (config.servers_dir.empty()) config.servers_dir = config.state_dir + "/servers";

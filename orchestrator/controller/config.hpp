@@ -81,6 +81,12 @@ struct Config {
   int max_parallel = 4;
   notify::Options notifications;  // no webhooks: nothing is sent
   store::Location store;          // after loading: a SQLite path is always set
+  // Replicas on one PostgreSQL store (leases.hpp): this one's name in the leases
+  // (default HOSTNAME:STATE_DIR) and how long a claim lives without renewal, i.e. how
+  // soon another replica takes over a region from one that died (at most lease plus a
+  // tick).
+  std::string replica_id;
+  std::chrono::seconds lease{10};
 
   Result<std::pair<std::string, std::uint16_t>> listen_endpoint() const;
   // https://HOST:PORT agents reach the controller at: agent_url, or else from listen

@@ -1,6 +1,12 @@
 #include "orchestrator/controller/controller.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -288,6 +294,7 @@ net::Response Controller::route(const net::Request& request) {
   if (path == "/v1/approvals") {
     return rollouts_->approvals_api(request, info->names.common_name);
   }
+  if (path == "/v1/replicas" && request.method == "GET") return rollouts_->replicas_api();
   return operator_api(request, *role);
 }
 
@@ -360,6 +367,19 @@ int run_serve(const Config& config, const std::string& log_format) {
   sigaction(SIGINT, &action, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // One serving controller per state directory: the replica's name in the leases
+  // (replica.id defaults to HOSTNAME:STATE_DIR) is then its own, and a restart can take
+  // its previous life's claims over at once. Released by the kernel however we exit.
+  std::error_code made_ec;
+  fs::create_directories(config.state_dir, made_ec);
+  std::string lock_path = config.state_dir + "/controller.lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    log::error("start_failed",
+               {{"error", lock_path + ": another patchwave serve runs with this state_dir (" +
+                              std::string(std::strerror(errno)) + ")"}});
+    return 1;
+  }
   auto controller = Controller::open(config);
   if (!controller.ok()) {
     log::error("start_failed", {{"error", controller.error().to_string()}});
@@ -379,7 +399,9 @@ int run_serve(const Config& config, const std::string& log_format) {
     log::error("start_failed", {{"error", server.error().to_string()}});
     return 1;
   }
-  log::info("listening", {{"address", options.address}, {"port", (*server)->port()}});
+  log::info(
+      "listening",
+      {{"address", options.address}, {"port", (*server)->port()}, {"replica", config.replica_id}});
   if (auto started = c.start_notifications(); !started.ok()) {
     log::error("start_failed", {{"error", started.error().to_string()}});
     return 1;

@@ -20,6 +20,8 @@
 
 namespace pw::controller {
 
+class StoreLeases;  // leases.hpp
+
 class SystemClock final : public rollout::Clock {
  public:
   rollout::Millis now() override;
@@ -41,6 +43,9 @@ class StoreRecords final : public rollout::Records {
   Status notify(const std::string& event, const json::Value& fields,
                 const std::string& text) override;
   void set_dispatcher(notify::Dispatcher* dispatcher) { dispatcher_ = dispatcher; }
+  // Replicas share the store: records are written only under this replica's claims
+  // (leases.hpp), and cached ones are checked for other replicas' writes.
+  void set_leases(StoreLeases* leases) { leases_ = leases; }
 
   // An approval the controller accepted (approvals.cpp); one per key and region.
   Status add_approval(const std::string& rollout_id, const std::string& region,
@@ -59,18 +64,23 @@ class StoreRecords final : public rollout::Records {
   // The changed rows of `rollout`, and `event` when not null, in one transaction (the
   // caller holds the mutex).
   Status write(const rollout::Rollout& rollout, const rollout::AuditEntry* event);
-  Result<rollout::Rollout> read(const std::string& id);
-  // The rows of an active rollout as last written, and its record: save() writes only
-  // the rows that changed (most ticks change one region's health counters, or nothing).
+  // The rows of an active rollout as last written or read, and its record: save()
+  // writes only the rows that changed (most ticks change one region's health counters,
+  // or nothing).
   struct Saved {
     std::string row;                             // rollouts: state and plan
     std::map<std::string, std::string> regions;  // rollout_regions: region -> data
+    std::map<std::string, std::int64_t> revs;    // rollout_regions: region -> rev
     rollout::Rollout record;
   };
+  Result<Saved> read(const std::string& id);
+  // Whether another writer changed the rollout since `saved` (its state or any rev).
+  Result<bool> stale(const std::string& id, const Saved& saved);
   std::map<std::string, Saved> saved_;
   store::Store* store_;
   std::mutex* mutex_;
   notify::Dispatcher* dispatcher_ = nullptr;
+  StoreLeases* leases_ = nullptr;
 };
 
 // Servers of a region through the provider the fleet policy names.

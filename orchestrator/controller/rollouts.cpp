@@ -23,6 +23,23 @@ rollout::Options options_of(const Config& config) {
   return o;
 }
 
+LeaseOptions lease_options(const Config& config) {
+  LeaseOptions o;
+  o.replica = config.replica_id;
+  o.url = config.url();
+  o.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(config.lease);
+  o.margin = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(200), o.ttl / 10);
+  return o;
+}
+
+// The states in which a region's traffic is the rollout's business, not the steady
+// weights of its servers in service.
+bool traffic_in_rollout(rollout::RegionState state) {
+  using S = rollout::RegionState;
+  return state == S::shifting || state == S::baking || state == S::finalizing ||
+         state == S::rolling_back;
+}
+
 }  // namespace
 
 Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_mutex,
@@ -35,8 +52,11 @@ Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_
       fleet_(servers_, store, store_mutex),
       agents_(std::move(tls), std::move(controller_url), store, store_mutex),
       traffic_(config),
-      engine_(rollout::Ports{&clock_, &fleet_, &agents_, &probe_, &traffic_, &records_},
-              options_of(config)) {}
+      leases_(store, store_mutex, lease_options(config)),
+      engine_(rollout::Ports{&clock_, &fleet_, &agents_, &probe_, &traffic_, &records_, &leases_},
+              options_of(config)) {
+  records_.set_leases(&leases_);
+}
 
 Result<Rollouts::Policy> Rollouts::policy() {
   std::lock_guard cache_lock(policy_mutex_);  // the engine loop and the API both ask
@@ -116,6 +136,16 @@ void Rollouts::tick() {
     log::error("rollouts_unreadable", {{"error", active.error().to_string()}});
     return;
   }
+  // Every unfinished region wants a driver, and every unfinished rollout one for its
+  // own record; the leases say which of them this replica drives.
+  std::set<StoreLeases::Key> wanted;
+  for (const auto& r : *active) {
+    wanted.insert({r.id, ""});
+    for (const auto& run : r.regions) {
+      if (!rollout::terminal(run.state)) wanted.insert({r.id, run.region});
+    }
+  }
+  leases_.begin_tick(wanted);
   if ((restarted.ok() && *restarted) || !traffic_reconciled_) {
     reapply_traffic(*current, *active);
   }
@@ -135,7 +165,10 @@ void Rollouts::reapply_traffic(const Policy& policy, std::vector<rollout::Rollou
   bool ok = true;
   for (auto& r : active) {
     for (auto& run : r.regions) {
-      if (engine_.reapply(r, run)) in_rollout.insert(run.region);
+      if (!traffic_in_rollout(run.state)) continue;
+      in_rollout.insert(run.region);
+      // Its driver puts it back (another replica's, if that one drives it).
+      if (leases_.drives(r.id, run.region)) engine_.reapply(r, run);
     }
     ok = records_.save(r).ok() && ok;
   }
@@ -298,9 +331,19 @@ net::Response Rollouts::command(const std::string& id, const std::string& verb,
                          "traffic or baking (its old servers still kept); use abort before that");
     }
   }
-  rollout::Command queued{0, id, region, verb, who};
-  if (auto saved = records_.queue(queued); !saved.ok()) return error_reply(saved.error());
+  // One command per region: each is applied by the replica that drives its region.
+  for (const auto& run : (*one)->regions) {
+    if (!region.empty() && run.region != region) continue;
+    rollout::Command queued{0, id, run.region, verb, who};
+    if (auto saved = records_.queue(queued); !saved.ok()) return error_reply(saved.error());
+  }
   return reply(202, {{"rollout", id}, {"region", region}, {"queued", verb}});
+}
+
+net::Response Rollouts::replicas_api() {
+  auto described = leases_.describe();
+  if (!described.ok()) return error_reply(described.error());
+  return reply(200, *described);
 }
 
 }  // namespace pw::controller

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/net/http.hpp"
+#include "orchestrator/controller/leases.hpp"
 #include "orchestrator/controller/rollout_ports.hpp"
 #include "orchestrator/rollout/engine.hpp"
 
@@ -38,6 +39,8 @@ class Rollouts {
   // POST /v1/approvals                       any operator: a signed approval document
   //   (its signature is the authority, not the submitter's role) (approvals.cpp)
   net::Response approvals_api(const net::Request& request, const std::string& who);
+  // GET /v1/replicas  any operator: the controllers sharing the store, and who drives what
+  net::Response replicas_api();
   void set_dispatcher(notify::Dispatcher* dispatcher) { records_.set_dispatcher(dispatcher); }
 
  private:
@@ -78,6 +81,7 @@ class Rollouts {
   AgentPort agents_;
   DirectProbe probe_;
   HaproxyTraffic traffic_;
+  StoreLeases leases_;
   rollout::Engine engine_;
   std::mutex engine_mutex_;  // the loop and `start` (which checks for overlapping rollouts)
   std::mutex policy_mutex_;  // policy_ and policy_text_

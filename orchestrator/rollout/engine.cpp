@@ -163,9 +163,25 @@ bool Engine::reapply(Rollout& rollout, RegionRun& run) {
   }
 }
 
+bool Engine::drives(const Rollout& rollout, const std::string& region) {
+  return ports_.leases == nullptr || ports_.leases->drives(rollout.id, region);
+}
+
+Status Engine::fence(const Ctx& ctx) {
+  if (ports_.leases == nullptr) return Ok{};
+  return ports_.leases->fence(ctx.rollout.id, ctx.run.region);
+}
+
 Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   PW_TRY_ASSIGN(auto commands, ports_.records->commands(rollout.id));
   for (const auto& command : commands) {
+    // A region's command is applied by the process driving the region (one for every
+    // region is split into one per region when it is queued: controller/rollouts.cpp);
+    // one for a finished region by the rollout's driver, where it changes nothing.
+    const RegionRun* target = rollout.find(command.region);
+    bool mine = target != nullptr && !terminal(target->state) ? drives(rollout, command.region)
+                                                              : drives(rollout, "");
+    if (!mine) continue;
     std::string outcome = "ok";
     PW_TRY(apply_command(rollout, command, outcome));
     PW_TRY(ports_.records->save(rollout));
@@ -175,6 +191,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   }
   if (terminal(rollout.state)) return Ok{};
   if (rollout.state == RolloutState::pending) {
+    if (!drives(rollout, "")) return Ok{};
     PW_TRY(transition(rollout, RolloutState::running));
     PW_TRY(ports_.records->save_audited(
         rollout, {"controller", "rollout.running", {{"rollout", rollout.id}}, "ok"}));
@@ -200,6 +217,9 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
   }
   for (auto& run : rollout.regions) {
     if (run.state != RegionState::pending || run.paused) continue;
+    // Driven elsewhere: that process starts it. (Two processes may each start one in
+    // the same instant: max_parallel can be passed by one region per process.)
+    if (!drives(rollout, run.region)) continue;
     if (!halted_by.empty()) {
       const RegionRun* by = rollout.find(halted_by);
       std::string what = name(by->state);
@@ -220,6 +240,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
 
   for (auto& run : rollout.regions) {
     if (terminal(run.state) || run.state == RegionState::pending || run.paused) continue;
+    if (!drives(rollout, run.region)) continue;
     const fleet::Region* region = policy.find(run.region);
     static const fleet::Region kGone{};
     const fleet::Region& spec = region != nullptr ? *region : kGone;
@@ -241,6 +262,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
     }
     PW_TRY(advance(ctx));
   }
+  if (!drives(rollout, "")) return Ok{};
   finish_rollout(rollout);
   if (terminal(rollout.state)) {
     PW_TRY(ports_.records->save_audited(rollout,

@@ -94,6 +94,10 @@ class Engine {
   Status traffic_trouble(Ctx& ctx, const std::string& what, const Error& error);
   Status move(Ctx& ctx, RegionState to, const std::string& detail = "");
   Status save_action(Ctx& ctx, const std::string& action);
+  // Whether this process drives `region` of `rollout` ("": the rollout's record), and
+  // the check before each side effect (Ports::leases; always yes without it).
+  bool drives(const Rollout& rollout, const std::string& region);
+  Status fence(const Ctx& ctx);
   std::vector<Weight> weights(const RegionRun& run, int percent) const;
   void finish_rollout(Rollout& rollout);
 

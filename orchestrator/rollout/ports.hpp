@@ -131,6 +131,21 @@ class Records {
                         const std::string& text) = 0;
 };
 
+// Which regions this process drives when several controllers share one store
+// (controller/leases.hpp). Without it (Ports::leases null) the engine drives every region.
+class Leases {
+ public:
+  virtual ~Leases() = default;
+  // Claims `region` of `rollout_id`, or renews the claim; false while another live
+  // controller holds it. Region "" stands for the rollout's own record (starting it,
+  // finishing it).
+  virtual bool drives(const std::string& rollout_id, const std::string& region) = 0;
+  // Ok while this process's claim is certainly still its own; an Errc::conflict error
+  // ("fenced") once it may have passed to another controller. Asked before every side
+  // effect: a process that was paused past its lease does nothing when it wakes up.
+  virtual Status fence(const std::string& rollout_id, const std::string& region) = 0;
+};
+
 struct Ports {
   Clock* clock = nullptr;
   Fleet* fleet = nullptr;
@@ -138,6 +153,7 @@ struct Ports {
   HealthProbe* probe = nullptr;
   Traffic* traffic = nullptr;
   Records* records = nullptr;
+  Leases* leases = nullptr;
 };
 
 }  // namespace pw::rollout

@@ -116,6 +116,7 @@ Status Engine::on_provisioning(Ctx& ctx) {
     PW_TRY(save_action(ctx, "provision"));
   }
   if (run.action == "provision") {
+    PW_TRY(fence(ctx));
     auto made = ports_.fleet->provision(run.region, ctx.rollout.id, run.count);
     if (!made.ok()) return begin_rollback(ctx, "provisioning failed: " + made.error().to_string());
     run.fresh = *made;
@@ -152,6 +153,7 @@ Status Engine::on_staging(Ctx& ctx) {
   if (run.action == "stage") {
     std::size_t staged = 0;
     std::string waiting;
+    PW_TRY(fence(ctx));
     auto reports = each_server(run.fresh, [&](const ServerRef& server) {
       return ports_.agents->stage(server, ctx.rollout.sha256);
     });
@@ -182,6 +184,7 @@ Status Engine::on_staging(Ctx& ctx) {
     }
     PW_TRY(save_action(ctx, "start"));
   }
+  PW_TRY(fence(ctx));
   auto started = each_server(run.fresh, [&](const ServerRef& server) {
     return ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
   });
@@ -278,6 +281,7 @@ Status Engine::on_shifting(Ctx& ctx) {
     PW_TRY(save_action(ctx, "shift:" + std::to_string(percent)));
   }
   if (run.action.rfind("shift:", 0) == 0) {
+    PW_TRY(fence(ctx));
     auto applied = ports_.traffic->apply(backend, weights(run, percent));
     if (!applied.ok()) return traffic_trouble(ctx, "traffic", applied.error());
     run.retry.clear();
@@ -358,15 +362,18 @@ Status Engine::on_baking(Ctx& ctx) {
 Status Engine::on_finalizing(Ctx& ctx) {
   RegionRun& run = ctx.run;
   if (run.action.empty()) PW_TRY(save_action(ctx, "retire"));
+  PW_TRY(fence(ctx));
   if (!run.previous.empty()) {
     auto removed = ports_.traffic->remove(run.backend, names_of(run.previous));
     if (!removed.ok()) return retry(ctx, "retire", removed.error().to_string());
   }
   for (const auto& server : run.previous) {
+    PW_TRY(fence(ctx));
     (void)ports_.agents->stop(server);  // decommissioning stops it anyway
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "retire " + server.name, gone.error().to_string());
   }
+  PW_TRY(fence(ctx));
   PW_TRY(ports_.fleet->promote(run.region, run.fresh, run.previous));
   return move(ctx, RegionState::succeeded,
               std::to_string(run.fresh.size()) + " servers in service, " +
@@ -408,6 +415,7 @@ Status Engine::on_rolling_back(Ctx& ctx) {
   if (run.action == "restore") {
     // Old servers first get their full weight back, then the new ones get none.
     if (!run.fresh.empty() || !run.previous.empty()) {
+      PW_TRY(fence(ctx));
       auto restored = ports_.traffic->apply(run.backend, weights(run, 0));
       if (!restored.ok() && !run.previous.empty()) {
         return retry(ctx, "restore", restored.error().to_string());
@@ -434,6 +442,7 @@ Status Engine::on_rolling_back(Ctx& ctx) {
     created.push_back({run.region + "-" + ctx.rollout.id + "-" + std::to_string(index), "", ""});
   }
   for (const auto& server : created) {
+    PW_TRY(fence(ctx));
     if (!server.agent.empty()) (void)ports_.agents->stop(server);
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "decommission " + server.name, gone.error().to_string());

@@ -80,6 +80,21 @@ CREATE INDEX notifications_to_fan_out ON notifications(id) WHERE fanned_out = 0;
 CREATE INDEX notification_deliveries_due ON notification_deliveries(webhook, next_at)
   WHERE delivered_at IS NULL AND failed_at IS NULL;
 )SQL"},
+      {7, "controller replicas: region leases with epochs", R"SQL(
+-- orchestrator/controller/leases.cpp: which controller drives a region of a rollout
+-- (region '' is the rollout's own record). expires_ms and seen_ms are the database's
+-- clock in Unix milliseconds, so that replicas on different machines agree on expiry.
+-- epoch grows with every change of holder: writes under an older one are refused.
+CREATE TABLE region_leases (
+  rollout_id TEXT NOT NULL, region TEXT NOT NULL, holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (rollout_id, region));
+CREATE INDEX region_leases_by_holder ON region_leases(holder);
+CREATE TABLE controller_replicas (
+  id TEXT PRIMARY KEY, url TEXT NOT NULL, started_at TEXT NOT NULL, seen_ms INTEGER NOT NULL);
+-- Bumped by every write of a region's record: another replica's cached copy is stale
+-- when its rev differs.
+ALTER TABLE rollout_regions ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+)SQL"},
   };
   return list;
 }

@@ -37,7 +37,7 @@ check "the region's frontend serves 1.0.0" serves "$PORT" 1.0.0
 check "no SQLite store was made in the state directory" test ! -e state/store.db
 check "the rollout is a row in PostgreSQL, succeeded" test "$(sql "SELECT state FROM rollouts WHERE id = '$RID'")" = succeeded
 check "... its two servers serve" test "$(sql "SELECT COUNT(*) FROM servers WHERE state = 'serving'")" = 2
-check "... the schema is at the latest migration" test "$(sql 'SELECT MAX(version) FROM schema_migrations')" = 6
+check "... the schema is at the latest migration" test "$(sql 'SELECT MAX(version) FROM schema_migrations')" = 7
 check "... audit events cannot be rewritten in PostgreSQL either" bash -c \
   "! '$PSQL' '$PG_URL' -XAtqc \"UPDATE events SET outcome = 'forged' WHERE seq = 1\" 2>err.txt && grep -q 'append-only' err.txt"
 
