@@ -6,12 +6,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "orchestrator/fleet/policy.hpp"
 #include "orchestrator/rollout/engine.hpp"
 
 namespace pw::bench {
@@ -163,5 +165,46 @@ struct SimTraffic final : rollout::Traffic {
     }
   }
 };
+
+// Built in code: the policy parser allows at most 100 servers per region, and 10,000
+// servers in 50 regions need 200.
+inline fleet::Policy make_policy(int regions, int per_region) {
+  fleet::Policy policy;
+  for (int i = 0; i < regions; ++i) {
+    fleet::Region r;
+    char name[16];
+    std::snprintf(name, sizeof name, "reg-%02d", i);
+    r.name = name;
+    r.display_name = name;
+    r.wave = 1;
+    r.provider.kind = "local";
+    r.servers = per_region;
+    r.backend = std::string("app_") + name;
+    r.timing.canary_steps = {10, 50, 100};
+    r.timing.health_successes = 2;
+    r.timing.step_wait = std::chrono::seconds(2);
+    r.timing.bake_time = std::chrono::seconds(2);
+    r.timing.max_error_rate = 1.0;
+    r.emergency_timing = r.timing;
+    r.failure_policy = "halt";
+    r.approvers.threshold = 0;  // opens without approvals
+    policy.regions.push_back(std::move(r));
+  }
+  return policy;
+}
+
+inline rollout::ReleaseInfo make_release() {
+  rollout::ReleaseInfo info;
+  info.app = "demo-service";
+  info.version = "1.0.1";
+  info.target = "demo-service/1.0.1/demo-service-1.0.1.tar.gz";
+  info.sha256 = std::string(64, 'a');
+  info.urgency = "routine";
+  info.release = {
+      {"app", "demo-service"},
+      {"version", "1.0.1"},
+      {"health", {{"kind", "http"}, {"port", 8080}, {"interval_ms", 1000}, {"successes", 1}}}};
+  return info;
+}
 
 }  // namespace pw::bench

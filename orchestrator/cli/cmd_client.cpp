@@ -1,7 +1,7 @@
 // The operator commands that talk to a running controller: `patchwave releases list`,
-// `fleet show`, `servers list|status|provision|decommission`, `sync`. The controller's address and
-// the operator's credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA, PATCHWAVE_CERT,
-// PATCHWAVE_KEY.
+// `fleet show`, `servers list|status|provision|decommission`, `sync`, `replicas`. The controller's
+// address and the operator's credentials come from flags or PATCHWAVE_CONTROLLER, PATCHWAVE_CA,
+// PATCHWAVE_CERT, PATCHWAVE_KEY.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -170,6 +170,31 @@ int sync_now(const ClientArgs& args) {
   return kExitOk;
 }
 
+int replicas_show(const ClientArgs& args) {
+  auto answer = call(args, "GET", "/v1/replicas");
+  if (!answer.ok()) return fail(answer.error());
+  if (args.output == "json") {
+    std::printf("%s\n", answer->dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("replicas (lease %s ms):\n", (*answer)["lease_ms"].dump().c_str());
+  for (const auto& r : (*answer)["replicas"]) {
+    std::printf("  %-40s %-5s seen %6s ms ago  %s%s\n", r.value("id", "").c_str(),
+                r.value("live", false) ? "live" : "gone", r["seen_ms_ago"].dump().c_str(),
+                r.value("url", "").c_str(), r.value("self", false) ? "  (this one)" : "");
+  }
+  const auto& leases = (*answer)["leases"];
+  if (leases.empty()) std::printf("no region is being driven\n");
+  for (const auto& l : leases) {
+    std::string region = l.value("region", "");
+    std::printf("  %-12s %-12s %-40s epoch %-4s %s\n", l.value("rollout", "").c_str(),
+                region.empty() ? "(rollout)" : region.c_str(), l.value("holder", "").c_str(),
+                l["epoch"].dump().c_str(),
+                l.value("expires_in_ms", std::int64_t{0}) > 0 ? "held" : "expired");
+  }
+  return kExitOk;
+}
+
 struct ServerArgs : ClientArgs {
   std::string region, rollout = "manual", name;
   int count = 1;
@@ -303,6 +328,17 @@ void register_client_commands(CLI::App& app, Action& action) {
       "Example:\n  patchwave sync --controller https://ctl:8443 --ca ca.pem --cert rita.crt --key "
       "rita.key\n");
   sync->callback([&action, sync_args] { action = [sync_args] { return sync_now(*sync_args); }; });
+
+  auto replicas_args = std::make_shared<ClientArgs>();
+  auto* replicas = app.add_subcommand(
+      "replicas",
+      "The controller replicas sharing this store, and which one drives each region of each\n"
+      "unfinished rollout (any operator role).");
+  add_client_options(replicas, *replicas_args);
+  replicas->footer("Example:\n  patchwave replicas --output json\n");
+  replicas->callback([&action, replicas_args] {
+    action = [replicas_args] { return replicas_show(*replicas_args); };
+  });
 }
 
 }  // namespace pw::cli

@@ -74,9 +74,19 @@ void StoreLeases::begin_tick(const std::set<Key>& wanted) {
   {
     std::lock_guard lock(mutex_);
     share_ = (regions + live - 1) / live;
+    // More than its share (replicas joined since it claimed): the excess is handed back
+    // between two ticks, where the store holds everything the next driver needs.
+    std::size_t mine = 0;
+    for (const auto& [key, claim] : held_) {
+      if (!key.second.empty() && !claim.lost && wanted.count(key)) ++mine;
+    }
+    std::size_t excess = mine > share_ ? mine - share_ : 0;
     for (auto it = held_.begin(); it != held_.end();) {
-      if (!wanted.count(it->first) || it->second.lost) {
+      bool hand_back =
+          excess > 0 && !it->first.second.empty() && !it->second.lost && wanted.count(it->first);
+      if (!wanted.count(it->first) || it->second.lost || hand_back) {
         if (!it->second.lost) released.emplace_back(it->first, it->second.epoch);
+        if (hand_back) --excess;
         it = held_.erase(it);
         continue;
       }

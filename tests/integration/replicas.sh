@@ -109,10 +109,7 @@ start_replica() {
 # at N CMD...: the CLI against replica N.
 at() { local n=$1; shift; PATCHWAVE_CONTROLLER="https://127.0.0.1:${RPORT[$n]}" "$PW_BIN" "$@"; }
 # replicas_json N: GET /v1/replicas from replica N.
-replicas_json() {
-  curl -sS --fail --max-time 5 --cacert state-1/ca/ca.pem --cert rita.crt --key rita.key \
-    "https://127.0.0.1:${RPORT[$1]}/v1/replicas"
-}
+replicas_json() { at "$1" replicas --output json; }
 # driver RID [FROM]: the replica (1-3) holding the region's lease, asked of replica FROM.
 driver() {
   replicas_json "${2:-1}" | python3 -c "
@@ -152,8 +149,7 @@ check "a second serve on a replica's state directory is refused" bash -c \
   "! timeout 20 '$PW_BIN' serve --config controller-1.yaml --log-format json 2>second.log && grep -q 'another patchwave serve runs with this state_dir' second.log"
 check "GET /v1/replicas: three live replicas" bash -c "
   for _ in \$(seq 50); do
-    n=\$(curl -sS --max-time 5 --cacert state-1/ca/ca.pem --cert rita.crt --key rita.key \
-      https://127.0.0.1:${RPORT[2]}/v1/replicas | python3 -c 'import json,sys; print(sum(r[\"live\"] for r in json.load(sys.stdin)[\"replicas\"]))')
+    n=\$('$PW_BIN' replicas --controller https://127.0.0.1:${RPORT[2]} --output json | python3 -c 'import json,sys; print(sum(r[\"live\"] for r in json.load(sys.stdin)[\"replicas\"]))')
     [ \"\$n\" = 3 ] && exit 0; sleep 0.2
   done; exit 1"
 
@@ -166,6 +162,8 @@ done
 check "the region reaches staging" wait_state 1 "$RID" staging verifying shifting
 read -r D EPOCH < <(driver "$RID")
 check "one replica drives the region (r$D, epoch $EPOCH)" test -n "$D"
+check "patchwave replicas (asked of replica 3) names the driver" bash -c \
+  "'$PW_BIN' replicas --controller https://127.0.0.1:${RPORT[3]} | grep -Eq '^ +$RID +$REGION +r$D +epoch $EPOCH +held'"
 killed_at=$(date +%s%N)
 kill -9 "${RPID[$D]}"; wait "${RPID[$D]}" 2>/dev/null || true; RPID[$D]=
 O=$(a_live_other "$D")
@@ -203,8 +201,7 @@ kill -STOP "${RPID[$F]}"
 O=$(a_live_other "$F")
 check "frozen past its lease, another replica takes over" bash -c "
   for _ in \$(seq 200); do
-    d=\$(curl -sS --max-time 5 --cacert state-1/ca/ca.pem --cert rita.crt --key rita.key \
-      https://127.0.0.1:${RPORT[$O]}/v1/replicas | python3 -c '
+    d=\$('$PW_BIN' replicas --controller https://127.0.0.1:${RPORT[$O]} --output json | python3 -c '
 import json, sys
 for l in json.load(sys.stdin)[\"leases\"]:
     if l[\"rollout\"] == \"$RID2\" and l[\"region\"] == \"$REGION\": print(l[\"holder\"], l[\"epoch\"])')
