@@ -19,10 +19,14 @@ LEASE=3
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pw-pg-XXXXXX")
 declare -A RPID RPORT
 replicas_cleanup() {
+  set +e # everything below runs, whatever is already gone
   for n in 1 2 3; do
-    [ -n "${RPID[$n]:-}" ] && kill -CONT "${RPID[$n]}" 2>/dev/null && kill -9 "${RPID[$n]}" 2>/dev/null
+    if [ -n "${RPID[$n]:-}" ]; then
+      kill -CONT "${RPID[$n]}" 2>/dev/null
+      kill -9 "${RPID[$n]}" 2>/dev/null
+    fi
   done
-  [ -f haproxy.pid ] && kill -9 "$(cat haproxy.pid)" 2>/dev/null
+  [ -f "$WORK/haproxy.pid" ] && kill -9 "$(cat "$WORK/haproxy.pid")" 2>/dev/null
   pkill -9 -f "[p]atchwave-agent run --config $WORK/" 2>/dev/null
   pkill -9 -f "$WORK/servers/.*[d]emo_service.py" 2>/dev/null
   rollout_cleanup
@@ -160,8 +164,9 @@ for n in 1 2 3; do
   check "... replica $n lists it" bash -c "PATCHWAVE_CONTROLLER=https://127.0.0.1:${RPORT[$n]} '$PW_BIN' rollout list --output json | grep -qF '\"$RID\"'"
 done
 check "the region reaches staging" wait_state 1 "$RID" staging verifying shifting
-read -r D EPOCH < <(driver "$RID")
+read -r D EPOCH < <(driver "$RID") || true
 check "one replica drives the region (r$D, epoch $EPOCH)" test -n "$D"
+[ -n "$D" ] || { finish; exit 1; }
 check "patchwave replicas (asked of replica 3) names the driver" bash -c \
   "'$PW_BIN' replicas --controller https://127.0.0.1:${RPORT[3]} | grep -Eq '^ +$RID +$REGION +r$D +epoch $EPOCH +held'"
 killed_at=$(date +%s%N)
@@ -174,8 +179,10 @@ check "another replica takes the region over" bash -c "
 took_ms=$(( ($(date +%s%N) - killed_at) / 1000000 ))
 echo "     failover: the region was claimed again $took_ms ms after the kill (lease ${LEASE}s)"
 check "... within the lease and a second" test "$took_ms" -lt $(( (LEASE + 2) * 1000 ))
-read -r D2 EPOCH2 < <(driver "$RID" "$O")
-check "... under a higher epoch (r$D2, epoch $EPOCH2)" test "${EPOCH2:-0}" -gt "$EPOCH"
+claimed=$(grep -h "\"event\":\"lease_claimed\",\"from\":\"r$D\".*\"region\":\"$REGION\".*\"rollout\":\"$RID\"" replica-*.log | head -1)
+EPOCH2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["epoch"])' "$claimed" 2>/dev/null || echo 0)
+D2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["replica"])' "$claimed" 2>/dev/null || true)
+check "... under a higher epoch ($D2, epoch $EPOCH2)" test "$EPOCH2" -gt "$EPOCH"
 check "the rollout succeeds on the survivors" timeout 180 \
   env PATCHWAVE_CONTROLLER="https://127.0.0.1:${RPORT[$O]}" "$PW_BIN" rollout status "$RID" --watch
 check "the region's frontend serves 1.0.0" serves "${FRONT[$REGION]}" 1.0.0
@@ -195,8 +202,9 @@ sleep 1
 check "rollout start 1.0.1 under load" at "$D" rollout start demo-service@1.0.1
 RID2=$(at 1 rollout list --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rollouts"][-1]["id"])')
 check "the region starts shifting traffic" wait_state 1 "$RID2" shifting
-read -r F FEPOCH < <(driver "$RID2")
+read -r F FEPOCH < <(driver "$RID2") || true
 check "one replica drives it (r$F, epoch $FEPOCH)" test -n "$F"
+[ -n "$F" ] || { finish; exit 1; }
 kill -STOP "${RPID[$F]}"
 O=$(a_live_other "$F")
 check "frozen past its lease, another replica takes over" bash -c "
