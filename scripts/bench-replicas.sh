@@ -19,7 +19,8 @@ fi
 
 bench_replicas() {
   echo "== replicas: 10,000 simulated servers, 50 regions, 1 vs 3 replicas on PostgreSQL"
-  local pg="$work/pg" runs=3
+  local pg runs=3
+  pg=$(mktemp -d "${TMPDIR:-/tmp}/pw-pg-XXXXXX") # its own: the server runs as another user
   [ "$quick" = 1 ] && runs=1
   local url
   url=$(bash "$root/tests/support/pg_server.sh" start "$pg") || { echo "bench replicas: no PostgreSQL server" >&2; return 1; }

@@ -1,6 +1,7 @@
 // pw_bench_replica: one controller replica of the `replicas` benchmark
 // (scripts/bench-replicas.sh): the real rollout engine, StoreRecords and StoreLeases on a
-// shared PostgreSQL store, the simulated fleet of sim.hpp, driven as the controller's
+// shared PostgreSQL store, the simulated fleet of sim.hpp (with one HAProxy shared by all
+// replicas, SharedTraffic below), driven as the controller's
 // loop drives it (load, leases.begin_tick, engine.tick; every --tick-ms of real time).
 //
 //   pw_bench_replica --url postgresql://... --name r1 --servers N [--regions 50]
@@ -68,6 +69,39 @@ struct AnyFleet final : rollout::Fleet {
   }
 };
 
+// The region's HAProxy, shared by every replica as in production: its counters are a
+// function of the shared clock (each server of the region's rollout record has answered
+// 100 requests per simulated second, all 2xx), so every replica reads the same figures,
+// whichever applied the weights.
+struct SharedTraffic final : rollout::Traffic {
+  SharedClock* clock = nullptr;
+  const rollout::Rollout* current = nullptr;  // the rollout being ticked
+  Status apply(const std::string&, const std::vector<rollout::Weight>&) override { return Ok{}; }
+  Status remove(const std::string&, const std::vector<std::string>&) override { return Ok{}; }
+  Result<std::vector<traffic::ServerStat>> stats(const std::string& backend) override {
+    std::vector<traffic::ServerStat> out;
+    if (current == nullptr) return out;
+    auto requests = static_cast<std::uint64_t>((clock->now() - clock->start) / 10);
+    for (const auto& run : current->regions) {
+      if (run.backend != backend) continue;
+      for (const auto* list : {&run.previous, &run.fresh}) {
+        for (const auto& server : *list) {
+          traffic::ServerStat stat;
+          stat.backend = backend;
+          stat.server = server.name;
+          stat.status = "UP";
+          stat.weight = 1;
+          stat.sessions_total = requests;
+          stat.responses_2xx = requests;
+          stat.response_time_ms = 5;
+          out.push_back(std::move(stat));
+        }
+      }
+    }
+    return out;
+  }
+};
+
 Result<Args> parse_args(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; ++i) {
@@ -118,13 +152,15 @@ Status run(const Args& args) {
   controller::StoreLeases leases(*store, store_mutex, lease);
   controller::StoreRecords records(*store, store_mutex);
   records.set_leases(&leases);
+  leases.start();
   SharedClock clock;
   clock.start = args.start_ms;
   clock.speed = args.speed;
   AnyFleet fleet;
   SimAgents agents;
   SimProbe probe;
-  SimTraffic traffic;
+  SharedTraffic traffic;
+  traffic.clock = &clock;
   fleet::Policy policy = make_policy(args.regions, per_region);
   rollout::Options options;
   options.max_parallel = args.regions;
@@ -143,7 +179,6 @@ Status run(const Args& args) {
   std::int64_t began = real_ms();
   for (;; ++ticks) {
     auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.tick_ms);
-    traffic.pump(static_cast<std::uint64_t>(args.tick_ms * args.speed) / 10);
     PW_TRY_ASSIGN(auto active, records.load(true));
     if (active.empty()) {
       leases.begin_tick({});  // gives the claims back
@@ -158,6 +193,7 @@ Status run(const Args& args) {
     }
     leases.begin_tick(wanted);
     for (auto& r : active) {
+      traffic.current = &r;
       auto ticked = engine.tick(r, policy);
       if (!ticked.ok() && ticked.error().message.rfind("fenced", 0) != 0) {
         std::cerr << args.name << ": " << ticked.error().to_string() << "\n";

@@ -19,6 +19,58 @@ std::int64_t millis(std::chrono::milliseconds ms) { return ms.count(); }
 StoreLeases::StoreLeases(store::Store& store, std::mutex& store_mutex, LeaseOptions options)
     : store_(&store), store_mutex_(&store_mutex), options_(std::move(options)) {}
 
+StoreLeases::~StoreLeases() { stop(); }
+
+void StoreLeases::start(std::chrono::milliseconds stall) {
+  if (renewer_.joinable()) return;
+  stopping_ = false;
+  renewer_ = std::thread([this, stall] {
+    std::unique_lock lock(renewer_mutex_);
+    while (!stopping_) {
+      renewer_wake_.wait_for(lock, options_.ttl / 3);
+      if (stopping_) break;
+      lock.unlock();
+      auto now = Steady::now();
+      bool progressing;
+      {
+        std::lock_guard held(mutex_);
+        progressing = now - last_tick_ < stall;
+      }
+      if (progressing) renew_due(now);
+      lock.lock();
+    }
+  });
+}
+
+void StoreLeases::stop() {
+  {
+    std::lock_guard lock(renewer_mutex_);
+    stopping_ = true;
+  }
+  renewer_wake_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+}
+
+void StoreLeases::renew_due(Steady::time_point now) {
+  std::vector<Key> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, claim] : held_) {
+      if (!claim.lost && claim.valid_until - now < options_.ttl / 2) due.push_back(key);
+    }
+  }
+  for (const auto& key : due) {
+    Claim copy;
+    {
+      std::lock_guard lock(mutex_);
+      auto found = held_.find(key);
+      if (found == held_.end()) continue;
+      copy = found->second;
+    }
+    (void)renew(key, copy);
+  }
+}
+
 const char* StoreLeases::now_sql(store::Dialect dialect) {
   return dialect == store::Dialect::postgresql
              ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
@@ -70,9 +122,9 @@ void StoreLeases::begin_tick(const std::set<Key>& wanted) {
 
   // Claims no longer wanted are given back; the others renewed past half their life.
   std::vector<std::pair<Key, std::int64_t>> released;
-  std::vector<Key> due;
   {
     std::lock_guard lock(mutex_);
+    last_tick_ = now;
     share_ = (regions + live - 1) / live;
     // More than its share (replicas joined since it claimed): the excess is handed back
     // between two ticks, where the store holds everything the next driver needs.
@@ -90,7 +142,6 @@ void StoreLeases::begin_tick(const std::set<Key>& wanted) {
         it = held_.erase(it);
         continue;
       }
-      if (it->second.valid_until - now < options_.ttl / 2) due.push_back(it->first);
       ++it;
     }
     for (auto it = busy_until_.begin(); it != busy_until_.end();) {
@@ -112,16 +163,7 @@ void StoreLeases::begin_tick(const std::set<Key>& wanted) {
     });
     if (!gone.ok()) log::warn("lease_release_failed", {{"error", gone.error().to_string()}});
   }
-  for (const auto& key : due) {
-    Claim copy;
-    {
-      std::lock_guard lock(mutex_);
-      auto found = held_.find(key);
-      if (found == held_.end()) continue;
-      copy = found->second;
-    }
-    (void)renew(key, copy);
-  }
+  renew_due(now);
 }
 
 Result<bool> StoreLeases::renew(const Key& key, Claim& claim) {

@@ -17,12 +17,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/json/json.hpp"
@@ -43,6 +45,17 @@ class StoreLeases final : public rollout::Leases {
   using Key = std::pair<std::string, std::string>;  // rollout id, region
 
   StoreLeases(store::Store& store, std::mutex& store_mutex, LeaseOptions options);
+  ~StoreLeases();
+  StoreLeases(const StoreLeases&) = delete;
+  StoreLeases& operator=(const StoreLeases&) = delete;
+
+  // Renews the claims every third of the lease from a thread of its own, so that a
+  // long tick (a region of hundreds of servers, an agent that answers slowly) does not
+  // lose them - but only while the engine loop shows progress (begin_tick within
+  // `stall`): a replica whose loop hangs lets its regions go. A process that is stopped
+  // stops renewing with everything else. Without start(), renewals happen in the loop.
+  void start(std::chrono::milliseconds stall = std::chrono::milliseconds(60000));
+  void stop();
 
   // Once per engine tick, before the rollouts are ticked: announces this replica,
   // renews the claims past half their life, gives up claims outside `wanted` (finished
@@ -82,6 +95,13 @@ class StoreLeases final : public rollout::Leases {
   std::map<Key, Steady::time_point> busy_until_;  // held elsewhere: not asked again before
   std::size_t share_ = 0;                         // new claims allowed while held < share
   Steady::time_point next_heartbeat_{};
+  Steady::time_point last_tick_{};  // begin_tick's last run (under mutex_)
+
+  void renew_due(Steady::time_point now);
+  std::thread renewer_;
+  std::mutex renewer_mutex_;
+  std::condition_variable renewer_wake_;
+  bool stopping_ = false;
 };
 
 }  // namespace pw::controller

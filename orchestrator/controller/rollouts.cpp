@@ -56,6 +56,7 @@ Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_
       engine_(rollout::Ports{&clock_, &fleet_, &agents_, &probe_, &traffic_, &records_, &leases_},
               options_of(config)) {
   records_.set_leases(&leases_);
+  leases_.start();
 }
 
 Result<Rollouts::Policy> Rollouts::policy() {
