@@ -114,6 +114,18 @@ net::Response Controller::enroll(const net::Request& request) {
   auto asked = body.ok() ? api::enroll_request(*body) : std::move(body).error();
   if (!asked.ok()) return error_reply(400, "parse", "expected {\"name\", \"token\", \"csr\"}");
   const std::string& name = asked->name;
+  // A server whose provider is still making it (recorded, no address yet: another
+  // replica is provisioning it) waits for its address, which goes into its certificate
+  // and marks it enrolled. Alone on the store, provisioning holds mutex_ and this never
+  // waits.
+  for (int waited = 0; waited < 300; ++waited) {
+    {
+      std::lock_guard lock(mutex_);
+      auto recorded = Servers(config_, *store_, *ca_).recorded_address(name);
+      if (!recorded || !recorded->empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   std::lock_guard lock(mutex_);
   Servers servers(config_, *store_, *ca_);
   // The address the provider gave the server goes into its certificate; a server the

@@ -92,8 +92,31 @@ Result<json::Value> Servers::provision(const json::Value& policy, const std::str
                   enrollment.create_token(request.name, std::chrono::hours(1), actor));
     requests.push_back(std::move(request));
   }
+  // The names are recorded before the provider makes the servers: an agent may enroll
+  // (through another replica) before this call returns, and its enrollment then waits
+  // for the address (Controller::enroll) instead of finding no server at all.
+  const std::string kind = (*spec)["provider"].value("kind", "");
+  for (const auto& request : requests) {
+    PW_TRY_ASSIGN(store::Statement record,
+                  store_->db().prepare("INSERT INTO servers (name, region, rollout_id, address, "
+                                       "provider, provider_id, state, created_at, updated_at) "
+                                       "VALUES (?1, ?2, ?3, '', ?4, '', 'provisioned', ?5, ?5) "
+                                       "ON CONFLICT(name) DO NOTHING"));
+    record.bind(1, request.name)
+        .bind(2, region)
+        .bind(3, rollout)
+        .bind(4, kind)
+        .bind(5, log::now_rfc3339());
+    PW_TRY(record.run());
+  }
   auto servers = provider->provision(region, requests, context_of(*config_, *ca_));
   if (!servers.ok()) {
+    for (const auto& request : requests) {
+      PW_TRY_ASSIGN(store::Statement drop,
+                    store_->db().prepare("DELETE FROM servers WHERE name = ?1 AND address = ''"));
+      drop.bind(1, request.name);
+      PW_TRY(drop.run());
+    }
     PW_TRY(store_->audit().append({actor,
                                    "servers.provision",
                                    {{"region", region}, {"count", count}},
@@ -208,6 +231,15 @@ std::string Servers::address_of(const std::string& name) {
   query->bind(1, name);
   auto row = query->step();
   if (!row.ok() || !*row) return {};
+  return query->text(0);
+}
+
+std::optional<std::string> Servers::recorded_address(const std::string& name) {
+  auto query = store_->db().prepare("SELECT address FROM servers WHERE name = ?1");
+  if (!query.ok()) return std::nullopt;
+  query->bind(1, name);
+  auto row = query->step();
+  if (!row.ok() || !*row) return std::nullopt;
   return query->text(0);
 }
 

@@ -4,6 +4,7 @@
 // Every step is an audit event.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/json/json.hpp"
@@ -29,6 +30,9 @@ class Servers {
   Result<json::Value> list(const std::string& region);
   // The address the provider gave `name` (for its certificate), or "".
   std::string address_of(const std::string& name);
+  // nullopt: no such server; "": recorded, its provider still making it (provision
+  // records the names first).
+  std::optional<std::string> recorded_address(const std::string& name);
   // provisioned/enrolled -> enrolled; a decommissioned (or serving) server keeps its state.
   Status mark_enrolled(const std::string& name, const std::string& certificate_sha256);
 
