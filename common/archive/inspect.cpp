@@ -49,7 +49,11 @@ Result<Report> inspect(const std::string& archive_path, const Limits& limits) {
     for (auto& refusal : checked.refusals) report.violations.push_back(refusal.violation);
     if (checked.stop) break;
     // Drained here, so that the next header's budget counts only header bytes.
-    if (auto skipped = reader.skip_data(); !skipped.ok()) {
+    // A file's data is read (not skipped) so that inspection refuses what extraction
+    // would (data past the entry's size; found by fuzz_archive).
+    auto skipped = header.type == detail::RawType::file ? reader.drain_within(header.size)
+                                                        : reader.skip_data();
+    if (!skipped.ok()) {
       report.violations.push_back(
           Violation{detail::printable(header.name), skipped.error().message});
       break;

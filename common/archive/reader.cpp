@@ -169,6 +169,16 @@ Status Reader::skip_data() {
   }
 }
 
+Status Reader::drain_within(std::uint64_t size) {
+  while (true) {
+    PW_TRY_ASSIGN(Block block, read_block());
+    if (block.end) return Ok{};
+    if (block.offset > size || block.size > size - block.offset) {
+      return make_error(Errc::parse, "data beyond the entry's size");
+    }
+  }
+}
+
 std::string Reader::format() const { return text_or_empty(archive_format_name(archive_)); }
 
 }  // namespace pw::archive::detail

@@ -44,6 +44,10 @@ class Reader {
 
   // Reads past the rest of the current entry's data (seeking when uncompressed).
   Status skip_data();
+  // Reads the rest of a file's data and refuses (Errc::parse) a block that lies beyond
+  // `size`, as extraction does: a sparse map can put data past the size the header
+  // gives, which seeking past the data would never notice.
+  Status drain_within(std::uint64_t size);
 
   std::string format() const;  // as libarchive names it, once a header was read
   const std::string& compression() const { return stream_->compression(); }
