@@ -4,23 +4,15 @@
 
 #include "common/crypto/x509.hpp"
 #include "orchestrator/ca/ca.hpp"
+#include "tests/support/csr.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_store.hpp"
 
 namespace x509 = pw::crypto::x509;
 using namespace std::chrono_literals;
+using pw::test::csr_for;
 
-namespace {
-
-std::string csr_for(const std::string& name) {
-  auto key = x509::generate_private_key_pem();
-  REQUIRE(key.ok());
-  auto csr = x509::make_csr(*key, {name, {}, {}, {}});
-  REQUIRE(csr.ok());
-  return *csr;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("the controller CA is created once, with its key 0600, and loaded again") {
   pw::test::TempDir dir;

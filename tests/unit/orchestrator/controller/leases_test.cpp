@@ -11,26 +11,11 @@
 #include "orchestrator/store/store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_store.hpp"
+#include "tests/unit/orchestrator/controller/rollout_fixture.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-pw::rollout::Rollout a_rollout() {
-  pw::rollout::Rollout r;
-  r.id = "r1";
-  r.app = "demo";
-  r.version = "1.0.1";
-  r.target = "demo/1.0.1.tar.gz";
-  r.sha256 = std::string(64, 'a');
-  r.urgency = "routine";
-  for (const char* name : {"bw", "by"}) {
-    pw::rollout::RegionRun run;
-    run.region = name;
-    r.regions.push_back(run);
-  }
-  return r;
-}
 
 struct Replica {
   std::unique_ptr<pw::store::Store> store;
@@ -70,7 +55,7 @@ TEST_CASE(
   auto where = pw::test::fresh_store(dir);
   Replica a(where, "a", 400ms), b(where, "b", 400ms);
   // a creates the rollout (no claim needed for a new record) and both start ticking.
-  auto r = a_rollout();
+  auto r = pw::test::a_rollout({"bw", "by"});
   REQUIRE(a.records->save(r).ok());
   a.leases->begin_tick(kWanted);
   b.leases->begin_tick(kWanted);
@@ -115,7 +100,7 @@ TEST_CASE(
 TEST_CASE("replicas split the regions by fair share, and a restart reclaims at once") {
   pw::test::TempDir dir;
   auto where = pw::test::fresh_store(dir);
-  auto r = a_rollout();
+  auto r = pw::test::a_rollout({"bw", "by"});
   {
     Replica a(where, "a", 10s), b(where, "b", 10s);
     REQUIRE(a.records->save(r).ok());

@@ -6,21 +6,15 @@
 #include "common/crypto/x509.hpp"
 #include "orchestrator/ca/ca.hpp"
 #include "orchestrator/controller/servers.hpp"
+#include "tests/support/csr.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_store.hpp"
 
 namespace x509 = pw::crypto::x509;
 using namespace std::chrono_literals;
+using pw::test::csr_for;
 
 namespace {
-
-std::string csr_for(const std::string& name) {
-  auto key = x509::generate_private_key_pem();
-  REQUIRE(key.ok());
-  auto csr = x509::make_csr(*key, {name, {}, {}, {}});
-  REQUIRE(csr.ok());
-  return *csr;
-}
 
 std::string state_of(pw::store::Store& store, const std::string& name) {
   auto query = store.db().prepare("SELECT state FROM servers WHERE name = ?1");

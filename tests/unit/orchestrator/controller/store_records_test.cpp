@@ -7,23 +7,9 @@
 #include "orchestrator/controller/rollout_ports.hpp"
 #include "orchestrator/store/store.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/orchestrator/controller/rollout_fixture.hpp"
 
 namespace {
-
-pw::rollout::Rollout a_rollout() {
-  pw::rollout::Rollout r;
-  r.id = "r1";
-  r.app = "demo";
-  r.version = "1.0.1";
-  r.target = "demo/1.0.1.tar.gz";
-  r.sha256 = std::string(64, 'a');
-  r.urgency = "routine";
-  pw::rollout::RegionRun run;
-  run.region = "bw";
-  run.wave = 1;
-  r.regions.push_back(run);
-  return r;
-}
 
 std::int64_t count(pw::store::Store& store, const std::string& table) {
   auto query = store.db().prepare("SELECT count(*) FROM " + table);
@@ -41,7 +27,7 @@ TEST_CASE("save_audited keeps the state and its audit event in one transaction")
   auto& store = **opened;
   std::mutex mutex;
   pw::controller::StoreRecords records(store, mutex);
-  auto r = a_rollout();
+  auto r = pw::test::a_rollout({"bw"});
 
   REQUIRE(
       records.save_audited(r, {"controller", "rollout.create", {{"rollout", r.id}}, "ok"}).ok());
