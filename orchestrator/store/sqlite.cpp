@@ -2,6 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
 namespace pw::store {
 namespace {
 
@@ -9,13 +14,66 @@ Error sqlite_error(sqlite3* db, const std::string& what) {
   return make_error(Errc::io, what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
+// Prepared statements kept for reuse, by their SQL text: the controller runs the same
+// few dozen statements on every tick and every save, and compiling them again each time
+// was a fifth of its CPU. A statement comes back reset (its read transaction ended) with
+// its bindings cleared. Shared with the statements it lent, which may outlive the
+// connection's object by a moment; after close() they finalize themselves.
+class StatementCache {
+ public:
+  static constexpr std::size_t max_texts = 256;  // SQL built with varying IN lists
+  static constexpr std::size_t max_per_text = 4;
+
+  sqlite3_stmt* take(const std::string& sql) {
+    std::lock_guard lock(mutex_);
+    auto it = free_.find(sql);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    sqlite3_stmt* stmt = it->second.back();
+    it->second.pop_back();
+    return stmt;
+  }
+
+  // False when the statement is not kept (the caller finalizes it).
+  bool give_back(const std::string& sql, sqlite3_stmt* stmt) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    auto it = free_.find(sql);
+    if (it == free_.end()) {
+      if (free_.size() >= max_texts) return false;
+      it = free_.emplace(sql, std::vector<sqlite3_stmt*>{}).first;
+    }
+    if (it->second.size() >= max_per_text) return false;
+    it->second.push_back(stmt);
+    return true;
+  }
+
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    for (auto& [sql, stmts] : free_) {
+      for (sqlite3_stmt* stmt : stmts) sqlite3_finalize(stmt);
+    }
+    free_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  bool closed_ = false;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> free_;
+};
+
 class SqliteStatement final : public StatementEngine {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql)
-      : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, std::string sql,
+                  std::shared_ptr<StatementCache> cache)
+      : db_(db), stmt_(stmt), sql_(std::move(sql)), cache_(std::move(cache)) {}
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
-  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  ~SqliteStatement() override {
+    sqlite3_reset(stmt_);  // ends its read; the error, if any, was step()'s to report
+    sqlite3_clear_bindings(stmt_);
+    if (!cache_->give_back(sql_, stmt_)) sqlite3_finalize(stmt_);
+  }
 
   void bind_text(int index, std::string_view text) override {
     check_bind(index, sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
@@ -55,25 +113,32 @@ class SqliteStatement final : public StatementEngine {
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   std::string sql_;
+  std::shared_ptr<StatementCache> cache_;
   std::optional<Error> bind_error_;
 };
 
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  ~SqliteDatabase() override { sqlite3_close_v2(db_); }
+  ~SqliteDatabase() override {
+    cache_->close();
+    sqlite3_close_v2(db_);  // a statement still lent out keeps the connection until freed
+  }
 
   Dialect dialect() const override { return Dialect::sqlite; }
   std::string name() const override { return path_; }
 
   Result<Statement> prepare(std::string_view sql) override {
-    PW_TRY_ASSIGN(PreparedSql checked, statement_sql(sql, Dialect::sqlite));
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_, checked.text.data(), static_cast<int>(checked.text.size()), 0,
-                           &stmt, nullptr) != SQLITE_OK) {
-      return sqlite_error(db_, "preparing '" + std::string(sql.substr(0, 60)) + "'");
+    std::string text(sql);
+    sqlite3_stmt* stmt = cache_->take(text);
+    if (stmt == nullptr) {
+      PW_TRY_ASSIGN(PreparedSql checked, statement_sql(sql, Dialect::sqlite));
+      if (sqlite3_prepare_v3(db_, checked.text.data(), static_cast<int>(checked.text.size()),
+                             SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        return sqlite_error(db_, "preparing '" + text.substr(0, 60) + "'");
+      }
     }
-    return Statement(std::make_unique<SqliteStatement>(db_, stmt, std::move(checked.text)));
+    return Statement(std::make_unique<SqliteStatement>(db_, stmt, std::move(text), cache_));
   }
 
   Status exec(std::string_view sql) override {
@@ -88,13 +153,19 @@ class SqliteDatabase final : public Database {
   }
 
  protected:
-  Status begin_write() override { return exec("BEGIN IMMEDIATE"); }
-  Status commit() override { return exec("COMMIT"); }
-  Status rollback() override { return exec("ROLLBACK"); }
+  Status begin_write() override { return run("BEGIN IMMEDIATE"); }
+  Status commit() override { return run("COMMIT"); }
+  Status rollback() override { return run("ROLLBACK"); }
 
  private:
+  Status run(std::string_view sql) {
+    PW_TRY_ASSIGN(Statement statement, prepare(sql));
+    return statement.run();
+  }
+
   sqlite3* db_;
   std::string path_;
+  std::shared_ptr<StatementCache> cache_ = std::make_shared<StatementCache>();
 };
 
 }  // namespace

@@ -231,6 +231,35 @@ TEST_CASE("statements: numbered parameters, NULLs, 64-bit integers, quotes left 
   CHECK_THAT(bare.error().message, Catch::Contains("numbered ?1 to ?999"));
 }
 
+TEST_CASE("a statement prepared again starts clean: no old bindings, no open read") {
+  pw::test::TempDir dir;
+  auto store = Store::open(fresh_store(dir));
+  REQUIRE(store.ok());
+  auto& db = (*store)->db();
+  REQUIRE(db.exec("CREATE TABLE scratch (n INTEGER); INSERT INTO scratch VALUES (1), (2), (3)")
+              .ok());
+  const char* sql = "SELECT n, ?1 FROM scratch ORDER BY n";
+  {
+    auto first = db.prepare(sql);
+    REQUIRE(first.ok());
+    first->bind(1, "bound");
+    REQUIRE(first->step().value());  // left mid-way, one row read of three
+    CHECK(first->text(1) == "bound");
+  }
+  {
+    auto again = db.prepare(sql);  // SQLite: the same statement, from the cache
+    REQUIRE(again.ok());
+    REQUIRE(again->step().value());
+    CHECK(again->integer(0) == 1);  // from the start
+    CHECK(again->is_null(1));       // the old binding is gone
+  }
+  // Nothing holds the table: a write transaction (and a schema change) goes through.
+  REQUIRE(db.transaction([&]() -> pw::Status { return db.exec("DROP TABLE scratch"); }).ok());
+  auto gone = db.prepare("SELECT n FROM scratch");
+  bool readable = gone.ok() && gone->step().ok();
+  CHECK_FALSE(readable);
+}
+
 TEST_CASE("the insertion order of rollout regions is kept (ORDER BY rowid)") {
   pw::test::TempDir dir;
   auto store = Store::open(fresh_store(dir));
