@@ -14,6 +14,7 @@
 // finished, with at most Options::max_parallel regions at once.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "orchestrator/fleet/policy.hpp"
 #include "orchestrator/rollout/model.hpp"
 #include "orchestrator/rollout/ports.hpp"
+#include "orchestrator/rollout/workers.hpp"
 
 namespace pw::rollout {
 
@@ -46,7 +48,8 @@ struct ReleaseInfo {
 
 class Engine {
  public:
-  Engine(Ports ports, Options options = {}) : ports_(ports), options_(options) {}
+  Engine(Ports ports, Options options = {})
+      : ports_(ports), options_(options), workers_(std::make_shared<Workers>(kWorkers)) {}
 
   // A new rollout of `release` to `regions` (every region of the policy when empty), in
   // state pending; saved and audited. Errors name an unknown region or a release that
@@ -101,8 +104,11 @@ class Engine {
   std::vector<Weight> weights(const RegionRun& run, int percent) const;
   void finish_rollout(Rollout& rollout);
 
+  // Calls to a region's servers run on these, up to 16 at once.
+  static constexpr std::size_t kWorkers = 16;
   Ports ports_;
   Options options_;
+  std::shared_ptr<Workers> workers_;
 };
 
 }  // namespace pw::rollout

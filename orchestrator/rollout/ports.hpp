@@ -115,6 +115,10 @@ class Records {
   // from the audit log, and no event tells of a state that was not kept, whatever ends
   // the process between the two.
   virtual Status save_audited(const Rollout& rollout, const AuditEntry& event) = 0;
+  // What the next tick starts from, without waiting for the disk: for changes a
+  // restarted engine can do without (the time of the last health check and the passes
+  // after the gate); the next save() makes them durable. By default, save().
+  virtual Status keep(const Rollout& rollout) { return save(rollout); }
   virtual Result<std::vector<Command>> commands(const std::string& rollout_id) = 0;
   virtual Status command_done(const Command& command, const std::string& outcome) = 0;
   virtual Status audit(const std::string& actor, const std::string& action,

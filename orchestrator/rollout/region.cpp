@@ -1,6 +1,7 @@
 // One region's path through a rollout: what each state does on a tick (engine.hpp).
 #include <algorithm>
-#include <future>
+#include <exception>
+#include <optional>
 #include <set>
 
 #include "orchestrator/rollout/context.hpp"
@@ -50,22 +51,27 @@ std::vector<traffic::ServerStat> stats_from(const json::Value& value) {
   return out;
 }
 
-// fn(server) for every server, at most 16 at a time, results in the servers' order: a
-// region's servers are started and checked together, not one after another (an agent
-// answers a start only once the service has come up).
+// fn(server) for every server on the engine's workers (at most kWorkers at a time),
+// results in the servers' order: a region's servers are started and checked together,
+// not one after another (an agent answers a start only once the service has come up).
 template <typename F>
-auto each_server(const std::vector<ServerRef>& servers, F fn) {
+auto each_server(Workers& workers, const std::vector<ServerRef>& servers, F fn) {
   using T = decltype(fn(servers.front()));
-  std::vector<T> out;
-  constexpr std::size_t kAtOnce = 16;
-  for (std::size_t begin = 0; begin < servers.size(); begin += kAtOnce) {
-    std::vector<std::future<T>> running;
-    for (std::size_t i = begin; i < std::min(servers.size(), begin + kAtOnce); ++i) {
-      running.push_back(
-          std::async(std::launch::async, [&fn, &servers, i] { return fn(servers[i]); }));
+  std::vector<std::optional<T>> results(servers.size());
+  std::vector<std::exception_ptr> thrown(servers.size());
+  workers.run_all(servers.size(), [&](std::size_t i) {
+    try {
+      results[i].emplace(fn(servers[i]));
+    } catch (...) {
+      thrown[i] = std::current_exception();  // rethrown in the engine's thread, as before
     }
-    for (auto& result : running) out.push_back(result.get());
+  });
+  for (auto& e : thrown) {
+    if (e) std::rethrow_exception(e);
   }
+  std::vector<T> out;
+  out.reserve(servers.size());
+  for (auto& result : results) out.push_back(std::move(*result));
   return out;
 }
 
@@ -154,7 +160,7 @@ Status Engine::on_staging(Ctx& ctx) {
     std::size_t staged = 0;
     std::string waiting;
     PW_TRY(fence(ctx));
-    auto reports = each_server(run.fresh, [&](const ServerRef& server) {
+    auto reports = each_server(*workers_, run.fresh, [&](const ServerRef& server) {
       return ports_.agents->stage(server, ctx.rollout.sha256);
     });
     for (std::size_t i = 0; i < run.fresh.size(); ++i) {
@@ -185,7 +191,7 @@ Status Engine::on_staging(Ctx& ctx) {
     PW_TRY(save_action(ctx, "start"));
   }
   PW_TRY(fence(ctx));
-  auto started = each_server(run.fresh, [&](const ServerRef& server) {
+  auto started = each_server(*workers_, run.fresh, [&](const ServerRef& server) {
     return ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
   });
   for (std::size_t i = 0; i < run.fresh.size(); ++i) {
@@ -208,7 +214,7 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
   run.last_health = ctx.now;
   const json::Value& spec = ctx.rollout.release.value("health", json::Value::object());
   std::optional<std::string> failure;
-  auto reports = each_server(run.fresh, [&](const ServerRef& server) {
+  auto reports = each_server(*workers_, run.fresh, [&](const ServerRef& server) {
     HealthReport report;
     auto agent = ports_.agents->health(server);
     if (!agent.ok()) {
@@ -222,11 +228,13 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
     }
     return report;
   });
+  bool first_pass = false;
   for (std::size_t i = 0; i < run.fresh.size(); ++i) {
     const auto& server = run.fresh[i];
     const HealthReport& report = reports[i];
     if (report.healthy) {
       ++run.health_streak[server.name];
+      first_pass |= !run.healthy_once[server.name];
       run.healthy_once[server.name] = true;
       continue;
     }
@@ -238,8 +246,17 @@ Result<std::optional<std::string>> Engine::check_health(Ctx& ctx, bool flapping_
     }
     if (!failure) failure = server.name + ": " + report.detail;
   }
-  // The counters are state: saved, so a restarted (or reloading) engine keeps them.
-  PW_TRY(ports_.records->save(ctx.rollout));
+  // The counters are state, saved so that a restarted (or reloading) engine keeps them:
+  // while they decide the health gate (verifying), and when a server passes for the first
+  // time (which makes a later failure a flap). During traffic steps and the bake
+  // (flapping_fails) any failure ends the region at once, so another pass changes
+  // nothing a restarted engine needs (it checks again at once): kept, not saved (each
+  // save is a synchronous commit; a region's checks came to one a second).
+  if (!flapping_fails || first_pass || failure) {
+    PW_TRY(ports_.records->save(ctx.rollout));
+  } else {
+    PW_TRY(ports_.records->keep(ctx.rollout));
+  }
   if (failure) return std::optional<std::string>(std::string());
   return std::optional<std::string>{};
 }
