@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <deque>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <openssl/bn.h>
@@ -424,7 +428,74 @@ Result<CsrInfo> read_csr(std::string_view csr_pem) {
 
 // --- Certificates
 
+namespace {
+
+// Decoded certificates by their PEM text: the controller reads the peer certificate of
+// every API request (the same few agents and operators, again and again), and OpenSSL 3
+// takes most of a millisecond to decode one. The same text always reads the same.
+class CertCache {
+ public:
+  std::optional<CertInfo> find(std::string_view pem) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(std::string(pem));
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void add(std::string_view pem, const CertInfo& info) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMax) {  // oldest first
+      entries_.erase(order_.front());
+      order_.pop_front();
+    }
+    if (entries_.emplace(std::string(pem), info).second) order_.emplace_back(pem);
+  }
+
+ private:
+  static constexpr std::size_t kMax = 256;
+  std::mutex mutex_;
+  std::unordered_map<std::string, CertInfo> entries_;
+  std::deque<std::string> order_;
+};
+
+CertCache& cert_cache() {
+  static CertCache cache;
+  return cache;
+}
+
+Result<CertInfo> decode_certificate(std::string_view cert_pem);
+
+}  // namespace
+
 Result<CertInfo> read_certificate(std::string_view cert_pem) {
+  if (auto known = cert_cache().find(cert_pem)) return *known;
+  PW_TRY_ASSIGN(CertInfo info, decode_certificate(cert_pem));
+  cert_cache().add(cert_pem, info);
+  return info;
+}
+
+Result<std::string> certificate_sha256(std::string_view cert_pem) {
+  ErrorMark mark;
+  PW_TRY_ASSIGN(Ptr<BIO> bio, read_bio(cert_pem, kMaxPemSize, "certificate"));
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long size = 0;
+  if (PEM_read_bio(bio.get(), &name, &header, &data, &size) != 1) {
+    return fail(Errc::parse, "certificate", "not valid PEM");
+  }
+  Ptr<unsigned char> owned_name(reinterpret_cast<unsigned char*>(name));
+  Ptr<unsigned char> owned_header(reinterpret_cast<unsigned char*>(header));
+  Ptr<unsigned char> owned_data(data);
+  if (std::string_view(name) != "CERTIFICATE" || size <= 0) {
+    return fail(Errc::parse, "certificate", "the first PEM block is not a CERTIFICATE");
+  }
+  return sha256_hex(
+      std::string_view(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)));
+}
+
+namespace {
+
+Result<CertInfo> decode_certificate(std::string_view cert_pem) {
   ErrorMark mark;
   constexpr std::string_view kWhat = "certificate";
   PW_TRY_ASSIGN(Ptr<X509> cert, parse_certificate(cert_pem, kWhat));
@@ -446,6 +517,8 @@ Result<CertInfo> read_certificate(std::string_view cert_pem) {
   PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_get0_pubkey(cert.get()), kWhat));
   return info;
 }
+
+}  // namespace
 
 Status verify_certificate(std::string_view cert_pem, std::string_view ca_pem,
                           std::int64_t now_unix) {
@@ -479,6 +552,14 @@ Result<bool> key_matches_certificate(std::string_view key_pem, std::string_view 
 
 // --- CertificateAuthority
 
+// Decoding a PEM key takes OpenSSL 3's decoder machinery a good fraction of a
+// millisecond; a controller issuing a certificate per new server decodes once. Signing
+// with one EVP_PKEY from several threads is safe (the key is only read).
+struct CertificateAuthority::Parsed {
+  Ptr<X509> cert;
+  Ptr<EVP_PKEY> key;
+};
+
 Result<CertificateAuthority> CertificateAuthority::create(const std::string& common_name,
                                                           std::int64_t validity_seconds) {
   ErrorMark mark;
@@ -494,7 +575,8 @@ Result<CertificateAuthority> CertificateAuthority::create(const std::string& com
                              {NID_key_usage, "critical,keyCertSign,cRLSign"},
                              {NID_subject_key_identifier, "hash"}}));
   PW_TRY_ASSIGN(std::string cert_pem, pem_text(cert.get(), PEM_write_bio_X509, "ca certificate"));
-  return CertificateAuthority(std::move(cert_pem), std::move(key_pem));
+  auto parsed = std::make_shared<Parsed>(Parsed{std::move(cert), std::move(key)});
+  return CertificateAuthority(std::move(cert_pem), std::move(key_pem), std::move(parsed));
 }
 
 Result<CertificateAuthority> CertificateAuthority::load(std::string_view cert_pem,
@@ -513,7 +595,8 @@ Result<CertificateAuthority> CertificateAuthority::load(std::string_view cert_pe
   }
   PW_TRY_ASSIGN(std::string cert_text, pem_text(cert.get(), PEM_write_bio_X509, "ca certificate"));
   PW_TRY_ASSIGN(std::string key_text, pem_text(key.get(), write_private_key, "private key"));
-  return CertificateAuthority(std::move(cert_text), std::move(key_text));
+  auto parsed = std::make_shared<Parsed>(Parsed{std::move(cert), std::move(key)});
+  return CertificateAuthority(std::move(cert_text), std::move(key_text), std::move(parsed));
 }
 
 Result<std::string> CertificateAuthority::issue(std::string_view csr_pem,
@@ -525,19 +608,19 @@ Result<std::string> CertificateAuthority::issue(std::string_view csr_pem,
     return fail(Errc::invalid_argument, "issue", "neither server_auth nor client_auth is set");
   }
   PW_TRY_ASSIGN(Ptr<X509_REQ> req, parse_csr(csr_pem));
-  PW_TRY_ASSIGN(Ptr<X509> ca, parse_certificate(cert_pem_, "ca certificate"));
-  PW_TRY_ASSIGN(Ptr<EVP_PKEY> ca_key, parse_private_key(key_pem_, "ca private key"));
+  X509* ca = parsed_->cert.get();
+  EVP_PKEY* ca_key = parsed_->key.get();
   std::int64_t now = now_unix();
-  PW_TRY_ASSIGN(std::int64_t ca_end, unix_time(X509_get0_notAfter(ca.get()), "ca certificate"));
+  PW_TRY_ASSIGN(std::int64_t ca_end, unix_time(X509_get0_notAfter(ca), "ca certificate"));
   if (ca_end <= now) return fail(Errc::expired, "ca certificate", "expired; it cannot issue");
   PW_TRY_ASSIGN(Ptr<X509> cert,
-                new_certificate(options.names.common_name, X509_get_subject_name(ca.get()),
+                new_certificate(options.names.common_name, X509_get_subject_name(ca),
                                 X509_REQ_get0_pubkey(req.get()), now,
                                 std::min(now + options.validity_seconds, ca_end)));
   const char* eku = !options.client_auth   ? "serverAuth"
                     : !options.server_auth ? "clientAuth"
                                            : "serverAuth,clientAuth";
-  PW_TRY(finish_certificate(cert.get(), ca.get(), ca_key.get(), options.names,
+  PW_TRY(finish_certificate(cert.get(), ca, ca_key, options.names,
                             {{NID_basic_constraints, "critical,CA:FALSE"},
                              {NID_key_usage, "critical,digitalSignature"},
                              {NID_ext_key_usage, eku},

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,7 +57,11 @@ struct CertInfo {
 };
 
 // Reads the first certificate of a PEM text (at most 64 KiB; nothing is verified).
+// Remembers the last 256 texts it read (process-wide), which it then answers at once.
 Result<CertInfo> read_certificate(std::string_view cert_pem);
+// CertInfo::sha256_fingerprint of the first PEM block, which must be a CERTIFICATE,
+// without decoding the certificate (only its base64).
+Result<std::string> certificate_sha256(std::string_view cert_pem);
 
 struct IssueOptions {
   Names names;
@@ -88,10 +93,13 @@ class CertificateAuthority {
   Result<std::string> issue(std::string_view csr_pem, const IssueOptions& options) const;
 
  private:
-  CertificateAuthority(std::string cert_pem, std::string key_pem)
-      : cert_pem_(std::move(cert_pem)), key_pem_(std::move(key_pem)) {}
+  struct Parsed;  // the certificate and key, decoded once (x509.cpp)
+  CertificateAuthority(std::string cert_pem, std::string key_pem,
+                       std::shared_ptr<const Parsed> parsed)
+      : cert_pem_(std::move(cert_pem)), key_pem_(std::move(key_pem)), parsed_(std::move(parsed)) {}
   std::string cert_pem_;
   std::string key_pem_;
+  std::shared_ptr<const Parsed> parsed_;
 };
 
 // Checks that the first certificate of cert_pem chains to a certificate of ca_pem (one

@@ -109,12 +109,35 @@ Result<Url> parse_url(std::string_view text) {
   return url;
 }
 
+struct ClientTls::Impl {
+  ssl::context context{ssl::context::tls_client};  // SSL_CTX: shared by threads once set up
+  std::optional<Error> setup_error;
+};
+
+ClientTls::ClientTls() : impl_(std::make_unique<Impl>()) {}
+ClientTls::~ClientTls() = default;
+
+std::shared_ptr<ClientTls> ClientTls::make(const TlsFiles& tls) {
+  std::shared_ptr<ClientTls> made(new ClientTls());
+  if (auto status = configure_client_context(made->impl_->context.native_handle(), tls);
+      !status.ok()) {
+    made->impl_->setup_error = std::move(status).error();
+  }
+  return made;
+}
+
 struct Client::Impl {
-  TlsFiles tls;
+  std::shared_ptr<ClientTls> shared;
   std::chrono::milliseconds timeout;
   asio::io_context io{1};
-  ssl::context context{ssl::context::tls_client};
-  std::optional<Error> setup_error;
+  ssl::context& context;
+  std::optional<Error>& setup_error;
+
+  Impl(std::shared_ptr<ClientTls> tls, std::chrono::milliseconds t)
+      : shared(std::move(tls)),
+        timeout(t),
+        context(shared->impl_->context),
+        setup_error(shared->impl_->setup_error) {}
 
   using Stream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -199,14 +222,10 @@ struct Client::Impl {
   }
 };
 
-Client::Client(TlsFiles tls, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
-  impl_->tls = std::move(tls);
-  impl_->timeout = timeout;
-  if (auto status = configure_client_context(impl_->context.native_handle(), impl_->tls);
-      !status.ok()) {
-    impl_->setup_error = std::move(status).error();
-  }
-}
+Client::Client(const TlsFiles& tls, std::chrono::milliseconds timeout)
+    : Client(ClientTls::make(tls), timeout) {}
+Client::Client(std::shared_ptr<ClientTls> tls, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>(std::move(tls), timeout)) {}
 Client::~Client() = default;
 
 Result<ClientResponse> Client::request(const std::string& method, const std::string& url_text,

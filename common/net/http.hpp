@@ -112,9 +112,27 @@ struct DownloadResult {
 // handshake instead of one per request); a kept connection the server closed meanwhile
 // is replaced, and the request sent again only if nothing of it was answered. One
 // caller at a time.
+// A client's TLS set-up (the CA, our certificate and key, read and decoded once), which
+// many clients on many threads may share: a controller talks to every agent with the
+// same identity. A set-up error (a missing file) is reported by each request.
+class ClientTls {
+ public:
+  static std::shared_ptr<ClientTls> make(const TlsFiles& tls);
+  ~ClientTls();
+  ClientTls(const ClientTls&) = delete;
+  ClientTls& operator=(const ClientTls&) = delete;
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+
+ private:
+  ClientTls();
+};
+
 class Client {
  public:
-  Client(TlsFiles tls, std::chrono::milliseconds timeout);
+  Client(const TlsFiles& tls, std::chrono::milliseconds timeout);
+  Client(std::shared_ptr<ClientTls> tls, std::chrono::milliseconds timeout);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -2,7 +2,10 @@
 
 namespace pw::agent_client {
 
-AgentClient::AgentClient(net::TlsFiles controller_tls, std::string address,
+AgentClient::AgentClient(const net::TlsFiles& controller_tls, std::string address,
+                         std::chrono::milliseconds timeout)
+    : client_(controller_tls, timeout), base_("https://" + std::move(address)) {}
+AgentClient::AgentClient(std::shared_ptr<net::ClientTls> controller_tls, std::string address,
                          std::chrono::milliseconds timeout)
     : client_(std::move(controller_tls), timeout), base_("https://" + std::move(address)) {}
 

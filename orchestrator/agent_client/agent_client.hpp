@@ -18,7 +18,9 @@ namespace pw::agent_client {
 class AgentClient {
  public:
   // `address` is HOST:PORT as the provider reported it.
-  AgentClient(net::TlsFiles controller_tls, std::string address,
+  AgentClient(const net::TlsFiles& controller_tls, std::string address,
+              std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  AgentClient(std::shared_ptr<net::ClientTls> controller_tls, std::string address,
               std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   Result<AgentReply> status();

@@ -263,6 +263,17 @@ TEST_CASE("the CA names the certificate, not the CSR", "[x509][ca]") {
   CHECK(info.public_key_sha256 == must(x509::read_csr(agent.csr)).public_key_sha256);
   CHECK(must(x509::key_matches_certificate(agent.key, cert)));
 
+  SECTION("the fingerprint from the PEM alone, and a second read, agree with the first") {
+    CHECK(must(x509::certificate_sha256(cert)) == info.sha256_fingerprint);
+    x509::CertInfo again = must(x509::read_certificate(cert));  // remembered
+    CHECK(again.sha256_fingerprint == info.sha256_fingerprint);
+    CHECK(again.names.common_name == "agent-1");
+    CHECK(again.serial_hex == info.serial_hex);
+    auto not_cert = x509::certificate_sha256(agent.csr);
+    REQUIRE_FALSE(not_cert.ok());
+    CHECK(not_cert.error().to_string().find("not a CERTIFICATE") != std::string::npos);
+    CHECK_FALSE(x509::certificate_sha256("garbage").ok());
+  }
   SECTION("serials differ between certificates") {
     x509::CertInfo second = must(x509::read_certificate(must(ca.issue(agent.csr, options))));
     CHECK(second.serial_hex != info.serial_hex);
