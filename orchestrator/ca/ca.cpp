@@ -140,6 +140,18 @@ Enrollment::Enrollment(store::Store& store, const ControllerCa& ca, Clock clock)
 
 Result<std::string> Enrollment::create_token(const std::string& server, std::chrono::seconds ttl,
                                              const std::string& actor) {
+  std::string token;
+  Status done = store_->db().transaction([&]() -> Status {
+    PW_TRY_ASSIGN(token, create_token_in_transaction(server, ttl, actor));
+    return Ok{};
+  });
+  PW_TRY(done);
+  return token;
+}
+
+Result<std::string> Enrollment::create_token_in_transaction(const std::string& server,
+                                                            std::chrono::seconds ttl,
+                                                            const std::string& actor) {
   if (!valid_server_name(server)) {
     return make_error(Errc::invalid_argument, "server name '" + server + "' is not valid");
   }
@@ -150,7 +162,7 @@ Result<std::string> Enrollment::create_token(const std::string& server, std::chr
                                      "expires_at) VALUES (?1, ?2, ?3)"));
   insert.bind(1, crypto::sha256_hex(token)).bind(2, server).bind(3, expires);
   PW_TRY(insert.run());
-  PW_TRY(store_->audit().append(
+  PW_TRY(store_->audit().append_in_transaction(
       {actor, "enrollment.token", {{"server", server}, {"expires_at", expires}}, "issued"}));
   return token;
 }

@@ -59,8 +59,14 @@ class Enrollment {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   Enrollment(store::Store& store, const ControllerCa& ca, Clock clock = {});
 
+  // The token and its audit event in one transaction.
   Result<std::string> create_token(const std::string& server, std::chrono::seconds ttl,
                                    const std::string& actor);
+  // The same inside the caller's write transaction (provisioning a region's servers
+  // records all their tokens in one commit).
+  Result<std::string> create_token_in_transaction(const std::string& server,
+                                                  std::chrono::seconds ttl,
+                                                  const std::string& actor);
   // Errc::permission for an unknown, used, expired or other server's token (the same
   // answer for all four, so a caller learns nothing); the certificate otherwise.
   Result<std::string> enroll(const std::string& server, const std::string& token,

@@ -151,7 +151,7 @@ net::Response Rollouts::approvals_api(const net::Request& request, const std::st
     for (const auto& run : r.regions) {
       if (run.state != rollout::RegionState::awaiting_approval) continue;
       if (!only_region.empty() && run.region != only_region) continue;
-      pending.push_back(approval_request(r, run, current->typed));
+      pending.push_back(approval_request(r, run, (*current)->typed));
     }
   }
   return reply(200, {{"pending", pending}});
@@ -197,7 +197,7 @@ net::Response Rollouts::submit_approval(const std::string& document, const std::
   }
   approval::Binding binding{r.id, r.target, r.sha256, run->region};
   auto verdict =
-      approval::verify_approval(document, binding, current->typed, now_seconds(), "approval");
+      approval::verify_approval(document, binding, (*current)->typed, now_seconds(), "approval");
   if (!verdict.ok()) {
     const Error& error = verdict.error();
     return refuse(http_status(error.code), errc_name(error.code), error.message);
@@ -220,7 +220,8 @@ net::Response Rollouts::submit_approval(const std::string& document, const std::
   std::size_t approvals = 0;
   if (documents.ok()) {
     for (const auto& d : *documents) {
-      auto again = approval::verify_approval(d, binding, current->typed, now_seconds(), "approval");
+      auto again =
+          approval::verify_approval(d, binding, (*current)->typed, now_seconds(), "approval");
       if (again.ok() && again->decision == "approve") ++approvals;
     }
   }

@@ -98,8 +98,12 @@ void Controller::stop_notifications() {
 }
 
 Result<SyncResult> Controller::sync_now(const std::string& actor) {
-  std::lock_guard lock(mutex_);
-  return sync(*store_, config_.repository, config_.root, config_.state_dir + "/artifacts", actor);
+  auto synced = [&] {
+    std::lock_guard lock(mutex_);
+    return sync(*store_, config_.repository, config_.root, config_.state_dir + "/artifacts", actor);
+  }();
+  rollouts_->policy_synced();  // takes no lock: the loop may hold its own and want mutex_
+  return synced;
 }
 
 Status Controller::checkpoint_now() {
@@ -143,8 +147,9 @@ net::Response Controller::enroll(const net::Request& request) {
     int status = certificate.error().code == Errc::permission ? 403 : 400;
     return error_reply(status, errc_name(certificate.error().code), certificate.error().message);
   }
-  if (auto info = x509::read_certificate(*certificate); info.ok() && !address.empty()) {
-    (void)servers.mark_enrolled(name, info->sha256_fingerprint);
+  if (auto fingerprint = x509::certificate_sha256(*certificate);
+      fingerprint.ok() && !address.empty()) {
+    (void)servers.mark_enrolled(name, *fingerprint);
   }
   return reply(200, {{"certificate", *certificate}, {"ca", ca_->certificate_pem()}});
 }

@@ -4,6 +4,7 @@
 // mutex only around its own store access, never across a network call it makes.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,8 @@ class StoreRecords final : public rollout::Records {
   StoreRecords(store::Store& store, std::mutex& mutex) : store_(&store), mutex_(&mutex) {}
   Status save(const rollout::Rollout& rollout) override;
   Status save_audited(const rollout::Rollout& rollout, const rollout::AuditEntry& event) override;
+  // The cached copy only (what load() hands the next tick); written at the next save.
+  Status keep(const rollout::Rollout& rollout) override;
   Result<std::vector<rollout::Command>> commands(const std::string& rollout_id) override;
   Status command_done(const rollout::Command& command, const std::string& outcome) override;
   Status audit(const std::string& actor, const std::string& action, const json::Value& inputs,
@@ -59,6 +62,8 @@ class StoreRecords final : public rollout::Records {
   Result<std::vector<rollout::Rollout>> load(bool active_only);
   Result<std::optional<rollout::Rollout>> load_one(const std::string& id);
   Status queue(const rollout::Command& command);
+  // How many writes of rollout records this object has committed (any thread).
+  std::uint64_t writes() const { return writes_.load(); }
 
  private:
   // The changed rows of `rollout`, and `event` when not null, in one transaction (the
@@ -77,6 +82,7 @@ class StoreRecords final : public rollout::Records {
   // Whether another writer changed the rollout since `saved` (its state or any rev).
   Result<bool> stale(const std::string& id, const Saved& saved);
   std::map<std::string, Saved> saved_;
+  std::atomic<std::uint64_t> writes_{0};
   store::Store* store_;
   std::mutex* mutex_;
   notify::Dispatcher* dispatcher_ = nullptr;
@@ -109,7 +115,10 @@ class ServerFleet final : public rollout::Fleet {
 class AgentPort final : public rollout::Agents {
  public:
   AgentPort(net::TlsFiles tls, std::string controller_url, store::Store& store, std::mutex& mutex)
-      : tls_(std::move(tls)), url_(std::move(controller_url)), store_(&store), mutex_(&mutex) {}
+      : tls_(net::ClientTls::make(tls)),
+        url_(std::move(controller_url)),
+        store_(&store),
+        mutex_(&mutex) {}
   Result<rollout::StageReport> stage(const rollout::ServerRef& server,
                                      const std::string& sha256) override;
   Status start(const rollout::ServerRef& server, const std::string& sha256,
@@ -121,7 +130,7 @@ class AgentPort final : public rollout::Agents {
   std::shared_ptr<agent_client::AgentClient> client_for(const rollout::ServerRef& server);
   std::mutex clients_mutex_;
   std::map<std::string, std::shared_ptr<agent_client::AgentClient>> clients_;
-  net::TlsFiles tls_;
+  std::shared_ptr<net::ClientTls> tls_;  // one TLS set-up for every agent's client
   std::string url_;
   store::Store* store_;
   std::mutex* mutex_;
@@ -138,9 +147,11 @@ class HaproxyTraffic final : public rollout::Traffic {
  public:
   explicit HaproxyTraffic(const Config& config);
   ~HaproxyTraffic() override;
-  // Managed mode: (re)writes the configuration for the policy's regions and (re)starts
-  // HAProxy when it is not running or the configuration changed. True when it did.
-  Result<bool> ensure_running(const json::Value& policy);
+  // Managed mode: the configuration for the policy's regions (made once per policy).
+  void set_policy(const json::Value& policy);
+  // Managed mode: (re)writes that configuration and (re)starts HAProxy when it is not
+  // running or the configuration changed. True when it did.
+  Result<bool> ensure_running();
 
   Status apply(const std::string& backend, const std::vector<rollout::Weight>& weights) override;
   Status remove(const std::string& backend, const std::vector<std::string>& servers) override;
@@ -150,6 +161,8 @@ class HaproxyTraffic final : public rollout::Traffic {
   const Config* config_;
   traffic::Runtime runtime_;
   std::unique_ptr<traffic::Haproxy> haproxy_;
+  std::string wanted_;  // "" without a region routed through HAProxy
+  std::size_t wanted_regions_ = 0;
   std::string written_;
 };
 

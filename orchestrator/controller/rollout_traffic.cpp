@@ -129,8 +129,7 @@ HaproxyTraffic::HaproxyTraffic(const Config& config)
 
 HaproxyTraffic::~HaproxyTraffic() = default;
 
-Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
-  if (config_->traffic_mode != "managed") return false;
+void HaproxyTraffic::set_policy(const json::Value& policy) {
   std::vector<traffic::RegionFrontend> frontends;
   if (policy.is_object() && policy.contains("regions")) {
     for (const auto& region : policy["regions"]) {
@@ -140,8 +139,15 @@ Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
       frontends.push_back({name, bind->second, region.value("backend", "")});
     }
   }
-  if (frontends.empty()) return false;  // no region routed through HAProxy: none to run
-  std::string text = traffic::managed_config(config_->traffic_socket, frontends);
+  wanted_regions_ = frontends.size();
+  wanted_ = frontends.empty() ? std::string()
+                              : traffic::managed_config(config_->traffic_socket, frontends);
+}
+
+Result<bool> HaproxyTraffic::ensure_running() {
+  if (config_->traffic_mode != "managed") return false;
+  if (wanted_.empty()) return false;  // no region routed through HAProxy: none to run
+  const std::string& text = wanted_;
   if (haproxy_ && haproxy_->running() && text == written_) return false;
   std::string dir = fs::path(config_->traffic_socket).parent_path().string();
   std::string path = dir + "/haproxy.cfg", pid_file = dir + "/haproxy.pid";
@@ -179,21 +185,20 @@ Result<bool> HaproxyTraffic::ensure_running(const json::Value& policy) {
     std::ofstream out(pid_file, std::ios::trunc);
     out << haproxy_->pid() << "\n";
   }
-  log::info("haproxy_started", {{"pid", haproxy_->pid()}, {"regions", frontends.size()}});
+  log::info("haproxy_started", {{"pid", haproxy_->pid()}, {"regions", wanted_regions_}});
   return true;
 }
 
 Status HaproxyTraffic::apply(const std::string& backend,
                              const std::vector<rollout::Weight>& weights) {
-  for (const auto& w : weights) {
-    PW_TRY(runtime_.ensure_server(backend, w.server, w.address, w.weight));
-  }
-  return Ok{};
+  std::vector<traffic::Runtime::Target> targets;
+  targets.reserve(weights.size());
+  for (const auto& w : weights) targets.push_back({w.server, w.address, w.weight});
+  return runtime_.ensure_servers(backend, targets);
 }
 
 Status HaproxyTraffic::remove(const std::string& backend, const std::vector<std::string>& servers) {
-  for (const auto& server : servers) PW_TRY(runtime_.remove_server(backend, server));
-  return Ok{};
+  return runtime_.remove_servers(backend, servers);
 }
 
 Result<std::vector<traffic::ServerStat>> HaproxyTraffic::stats(const std::string& backend) {

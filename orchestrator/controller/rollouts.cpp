@@ -1,5 +1,6 @@
 #include "orchestrator/controller/rollouts.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "common/crypto/hash.hpp"
@@ -57,16 +58,32 @@ Rollouts::Rollouts(const Config& config, store::Store& store, std::mutex& store_
               options_of(config)) {
   records_.set_leases(&leases_);
   leases_.start();
+  // A replica's heartbeat is due every third of its lease, from the loop's tick.
+  idle_recheck_ = std::min(std::chrono::milliseconds(1000),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(config.lease) / 4);
 }
 
-Result<Rollouts::Policy> Rollouts::policy() {
+Result<std::shared_ptr<const Rollouts::Policy>> Rollouts::policy(bool fresh) {
   std::lock_guard cache_lock(policy_mutex_);  // the engine loop and the API both ask
+  auto now = Steady::now();
+  bool synced_here = policy_synced_.exchange(false);
+  if (!fresh && !synced_here && policy_ && now - policy_checked_ < idle_recheck_) {
+    return policy_;
+  }
+  policy_checked_ = now;
+  std::string synced;
+  {
+    std::lock_guard lock(*store_mutex_);
+    PW_TRY_ASSIGN(synced, last_sync_mark(*store_));
+  }
+  // Asked on every tick: the policy's text is read and parsed only after a new sync.
+  if (policy_ && synced == policy_sync_) return policy_;
   std::string text;
   {
     std::lock_guard lock(*store_mutex_);
+    PW_TRY_ASSIGN(synced, last_sync_mark(*store_));
     PW_TRY_ASSIGN(text, last_fleet_text(*store_));
   }
-  if (policy_ && text == policy_text_) return *policy_;  // parsed once per new policy
   json::ParseLimits limits;
   limits.max_bytes = 64u << 20;
   limits.allow_floats = true;  // max_error_rate; this JSON is never signed
@@ -77,9 +94,9 @@ Result<Rollouts::Policy> Rollouts::policy() {
   const json::Value& source = fleet.value("source", json::Value::object());
   PW_TRY_ASSIGN(auto typed,
                 fleet::parse_policy(source.value("yaml", ""), source.value("target", "fleet")));
-  policy_ = Policy{std::move(typed), fleet};
-  policy_text_ = text;
-  return *policy_;
+  policy_ = std::make_shared<const Policy>(Policy{std::move(typed), std::move(fleet)});
+  policy_sync_ = synced;
+  return policy_;
 }
 
 Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
@@ -120,23 +137,40 @@ Result<rollout::ReleaseInfo> Rollouts::find_release(const std::string& app,
   return found.front();
 }
 
+void Rollouts::policy_synced() { policy_synced_ = true; }
+
 void Rollouts::tick() {
   std::lock_guard engine_lock(engine_mutex_);
-  auto current = policy();
-  if (!current.ok()) return;
-  fleet_.set_policy(current->json);
-  auto restarted = traffic_.ensure_running(current->json);
+  auto fetched = policy(false);
+  if (!fetched.ok()) return;
+  const Policy& current = **fetched;
+  if (policy_in_fleet_ != *fetched) {
+    fleet_.set_policy(current.json);
+    traffic_.set_policy(current.json);
+    policy_in_fleet_ = *fetched;
+  }
+  auto restarted = traffic_.ensure_running();
   if (!restarted.ok()) {
     if (restarted.error().to_string() != last_error_) {
       last_error_ = restarted.error().to_string();
       log::error("haproxy_unavailable", {{"error", last_error_}});
     }
   }
+  bool restart = (restarted.ok() && *restarted) || !traffic_reconciled_;
+  auto now = Steady::now();
+  if (idle_ && !restart && records_.writes() == idle_writes_ &&
+      now - idle_checked_ < idle_recheck_) {
+    return;
+  }
+  std::uint64_t writes = records_.writes();
   auto active = records_.load(true);
   if (!active.ok()) {
     log::error("rollouts_unreadable", {{"error", active.error().to_string()}});
     return;
   }
+  idle_ = active->empty();
+  idle_checked_ = now;
+  idle_writes_ = writes;
   // Every unfinished region wants a driver, and every unfinished rollout one for its
   // own record; the leases say which of them this replica drives.
   std::set<StoreLeases::Key> wanted;
@@ -147,11 +181,11 @@ void Rollouts::tick() {
     }
   }
   leases_.begin_tick(wanted);
-  if ((restarted.ok() && *restarted) || !traffic_reconciled_) {
-    reapply_traffic(*current, *active);
+  if (restart) {
+    reapply_traffic(current, *active);
   }
   for (auto& r : *active) {
-    auto ticked = engine_.tick(r, current->typed);
+    auto ticked = engine_.tick(r, current.typed);
     if (!ticked.ok()) {
       log::error("rollout_tick_failed", {{"rollout", r.id}, {"error", ticked.error().to_string()}});
     }
@@ -235,7 +269,7 @@ net::Response Rollouts::plan(const json::Value& body) {
   std::string emergency_problem;
   json::Value emergency;
   if (release->urgency == "emergency") {
-    auto checked = check_countersignatures(*release, countersignature, current->typed);
+    auto checked = check_countersignatures(*release, countersignature, (*current)->typed);
     if (checked.ok()) emergency = *checked;
     if (!checked.ok()) {
       // A dry run says what `start` would refuse, and plans the routine path.
@@ -245,11 +279,11 @@ net::Response Rollouts::plan(const json::Value& body) {
   }
   const auto& wanted = asked->regions;
   std::map<std::string, std::vector<rollout::ServerRef>> serving;
-  for (const auto& region : current->typed.regions) {
+  for (const auto& region : (*current)->typed.regions) {
     auto list = fleet_.serving(region.name);
     if (list.ok()) serving[region.name] = *list;
   }
-  auto made = rollout::plan(current->typed, *release, wanted, serving, engine_.options());
+  auto made = rollout::plan((*current)->typed, *release, wanted, serving, engine_.options());
   if (!made.ok()) return error_reply(made.error());
   if (!emergency.is_null()) (*made)["emergency"] = emergency;
   if (!emergency_problem.empty()) (*made)["emergency_refused"] = emergency_problem;
@@ -266,14 +300,14 @@ net::Response Rollouts::start(const json::Value& body, const std::string& who) {
   if (!release.ok()) return error_reply(release.error());
   if (release->urgency == "emergency") {
     auto honoured =
-        honour_emergency(*release, countersignature, current->typed, asked->routine, who);
+        honour_emergency(*release, countersignature, (*current)->typed, asked->routine, who);
     if (!honoured.ok()) return error_reply(honoured.error());
   }
   const auto& wanted = asked->regions;
   std::lock_guard engine_lock(engine_mutex_);
   auto active = records_.load(true);
   if (!active.ok()) return error_reply(active.error());
-  for (const auto& region : current->typed.regions) {
+  for (const auto& region : (*current)->typed.regions) {
     bool included =
         wanted.empty() || std::find(wanted.begin(), wanted.end(), region.name) != wanted.end();
     if (!included) continue;
@@ -294,7 +328,7 @@ net::Response Rollouts::start(const json::Value& body, const std::string& who) {
   }
   auto suffix = crypto::random_hex(4);
   if (!suffix.ok()) return error_reply(suffix.error());
-  auto made = engine_.create("r" + *suffix, *release, current->typed, wanted, who);
+  auto made = engine_.create("r" + *suffix, *release, (*current)->typed, wanted, who);
   if (!made.ok()) return error_reply(made.error());
   return reply(201, made->detail_json());
 }

@@ -11,6 +11,9 @@
 //                                   {region?}; queued for the engine (202)
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,8 +33,12 @@ class Rollouts {
            const ca::ControllerCa& ca, net::TlsFiles tls, std::string controller_url);
 
   // One turn of the engine loop: the verified policy, HAProxy (started or restarted and
-  // its weights re-applied), then every active rollout.
+  // its weights re-applied), then every active rollout. With none active, the store is
+  // looked at again only after idle_recheck (or at once after a write of this
+  // controller's): an idle controller watches HAProxy and little else.
   void tick();
+  // A sync stored new manifests: the next tick reads the policy again.
+  void policy_synced();
 
   net::Response handle(const net::Request& request, const std::string& path,
                        const std::string& role, const std::string& who);
@@ -48,7 +55,10 @@ class Rollouts {
     fleet::Policy typed;
     json::Value json;
   };
-  Result<Policy> policy();
+  // The verified fleet policy, parsed once per sync (shared: the loop holds it for a tick
+  // while the API may swap in a newer one). The API asks `fresh` (the store's last sync);
+  // the loop does not, and checks the store for a newer sync only every idle_recheck.
+  Result<std::shared_ptr<const Policy>> policy(bool fresh = true);
   // `countersignature`: the emergency countersignature document the sync found, or "".
   Result<rollout::ReleaseInfo> find_release(const std::string& app, const std::string& version,
                                             std::string* countersignature = nullptr);
@@ -84,9 +94,18 @@ class Rollouts {
   StoreLeases leases_;
   rollout::Engine engine_;
   std::mutex engine_mutex_;  // the loop and `start` (which checks for overlapping rollouts)
-  std::mutex policy_mutex_;  // policy_ and policy_text_
-  std::string policy_text_;
-  std::optional<Policy> policy_;
+  std::mutex policy_mutex_;  // policy_ and policy_sync_
+  std::string policy_sync_;  // the sync that wrote it: revision and time
+  std::shared_ptr<const Policy> policy_;
+  std::shared_ptr<const Policy> policy_in_fleet_;  // the one fleet_ was last given
+  using Steady = std::chrono::steady_clock;
+  std::chrono::milliseconds idle_recheck_;
+  Steady::time_point policy_checked_;
+  std::atomic<bool> policy_synced_{false};
+  // The loop found no active rollout at idle_checked_, with records_ at idle_writes_.
+  bool idle_ = false;
+  Steady::time_point idle_checked_;
+  std::uint64_t idle_writes_ = 0;
   bool traffic_reconciled_ = false;
   std::string last_error_;
 };

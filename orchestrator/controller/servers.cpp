@@ -82,33 +82,36 @@ Result<json::Value> Servers::provision(const json::Value& policy, const std::str
   }
   ca::Enrollment enrollment(*store_, *ca_);
   std::vector<providers::ServerRequest> requests;
-  for (int index = 0; index < count; ++index) {
-    providers::ServerRequest request;
-    request.rollout_id = rollout;
-    request.region = region;
-    request.index = index;
-    request.name = providers::server_name(region, rollout, index);
-    PW_TRY_ASSIGN(request.enrollment_token,
-                  enrollment.create_token(request.name, std::chrono::hours(1), actor));
-    requests.push_back(std::move(request));
-  }
-  // The names are recorded before the provider makes the servers: an agent may enroll
-  // (through another replica) before this call returns, and its enrollment then waits
-  // for the address (Controller::enroll) instead of finding no server at all.
+  // The tokens, and the names recorded before the provider makes the servers (an agent
+  // may enroll through another replica before this call returns, and its enrollment then
+  // waits for the address (Controller::enroll) instead of finding no server at all): one
+  // commit for the whole region.
   const std::string kind = (*spec)["provider"].value("kind", "");
-  for (const auto& request : requests) {
-    PW_TRY_ASSIGN(store::Statement record,
-                  store_->db().prepare("INSERT INTO servers (name, region, rollout_id, address, "
-                                       "provider, provider_id, state, created_at, updated_at) "
-                                       "VALUES (?1, ?2, ?3, '', ?4, '', 'provisioned', ?5, ?5) "
-                                       "ON CONFLICT(name) DO NOTHING"));
-    record.bind(1, request.name)
-        .bind(2, region)
-        .bind(3, rollout)
-        .bind(4, kind)
-        .bind(5, log::now_rfc3339());
-    PW_TRY(record.run());
-  }
+  Status recorded = store_->db().transaction([&]() -> Status {
+    for (int index = 0; index < count; ++index) {
+      providers::ServerRequest request;
+      request.rollout_id = rollout;
+      request.region = region;
+      request.index = index;
+      request.name = providers::server_name(region, rollout, index);
+      PW_TRY_ASSIGN(request.enrollment_token, enrollment.create_token_in_transaction(
+                                                  request.name, std::chrono::hours(1), actor));
+      PW_TRY_ASSIGN(store::Statement record,
+                    store_->db().prepare("INSERT INTO servers (name, region, rollout_id, address, "
+                                         "provider, provider_id, state, created_at, updated_at) "
+                                         "VALUES (?1, ?2, ?3, '', ?4, '', 'provisioned', ?5, ?5) "
+                                         "ON CONFLICT(name) DO NOTHING"));
+      record.bind(1, request.name)
+          .bind(2, region)
+          .bind(3, rollout)
+          .bind(4, kind)
+          .bind(5, log::now_rfc3339());
+      PW_TRY(record.run());
+      requests.push_back(std::move(request));
+    }
+    return Ok{};
+  });
+  PW_TRY(recorded);
   auto servers = provider->provision(region, requests, context_of(*config_, *ca_));
   if (!servers.ok()) {
     for (const auto& request : requests) {
@@ -124,28 +127,34 @@ Result<json::Value> Servers::provision(const json::Value& policy, const std::str
     return std::move(servers).error().with_context("provisioning " + region);
   }
   json::Value out = json::Value::array();
-  for (const auto& server : *servers) {
-    PW_TRY_ASSIGN(store::Statement upsert,
-                  store_->db().prepare(
-                      "INSERT INTO servers (name, region, rollout_id, address, provider, "
-                      "provider_id, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-                      "?6, 'provisioned', ?7, ?7) ON CONFLICT(name) DO UPDATE SET address = "
-                      "excluded.address, provider_id = excluded.provider_id, updated_at = "
-                      "excluded.updated_at"));
-    upsert.bind(1, server.name)
-        .bind(2, region)
-        .bind(3, rollout)
-        .bind(4, server.address)
-        .bind(5, (*spec)["provider"].value("kind", ""))
-        .bind(6, server.provider_id)
-        .bind(7, log::now_rfc3339());
-    PW_TRY(upsert.run());
-    out.push_back(providers::to_json(server));
-  }
-  PW_TRY(store_->audit().append({actor,
-                                 "servers.provision",
-                                 {{"region", region}, {"count", count}, {"rollout", rollout}},
-                                 "ok"}));
+  Status stored = store_->db().transaction([&]() -> Status {  // one commit for the region
+    for (const auto& server : *servers) {
+      PW_TRY_ASSIGN(store::Statement upsert,
+                    store_->db().prepare(
+                        "INSERT INTO servers (name, region, rollout_id, address, provider, "
+                        "provider_id, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "?6, 'provisioned', ?7, ?7) ON CONFLICT(name) DO UPDATE SET address = "
+                        "excluded.address, provider_id = excluded.provider_id, updated_at = "
+                        "excluded.updated_at"));
+      upsert.bind(1, server.name)
+          .bind(2, region)
+          .bind(3, rollout)
+          .bind(4, server.address)
+          .bind(5, kind)
+          .bind(6, server.provider_id)
+          .bind(7, log::now_rfc3339());
+      PW_TRY(upsert.run());
+      out.push_back(providers::to_json(server));
+    }
+    auto appended = store_->audit().append_in_transaction(
+        {actor,
+         "servers.provision",
+         {{"region", region}, {"count", count}, {"rollout", rollout}},
+         "ok"});
+    if (!appended.ok()) return std::move(appended).error();
+    return Ok{};
+  });
+  PW_TRY(stored);
   return out;
 }
 
@@ -172,14 +181,21 @@ Status Servers::decommission(const json::Value& policy, const std::string& name,
   auto gone = provider->decommission(server);
   json::Value inputs = {{"server", name}};
   if (revoked > 0) inputs["enrollment_tokens_revoked"] = revoked;
-  PW_TRY(store_->audit().append({actor, "servers.decommission", inputs,
-                                 gone.ok() ? "ok" : "failed: " + gone.error().to_string()}));
-  PW_TRY(gone);
-  PW_TRY_ASSIGN(store::Statement update,
-                store_->db().prepare("UPDATE servers SET state = 'decommissioned', updated_at = "
-                                     "?2 WHERE name = ?1"));
-  update.bind(1, name).bind(2, log::now_rfc3339());
-  return update.run();
+  // The event and the new state in one commit.
+  Status recorded = store_->db().transaction([&]() -> Status {
+    auto appended = store_->audit().append_in_transaction(
+        {actor, "servers.decommission", inputs,
+         gone.ok() ? "ok" : "failed: " + gone.error().to_string()});
+    if (!appended.ok()) return std::move(appended).error();
+    if (!gone.ok()) return Ok{};
+    PW_TRY_ASSIGN(store::Statement update,
+                  store_->db().prepare("UPDATE servers SET state = 'decommissioned', "
+                                       "updated_at = ?2 WHERE name = ?1"));
+    update.bind(1, name).bind(2, log::now_rfc3339());
+    return update.run();
+  });
+  PW_TRY(recorded);
+  return gone;
 }
 
 Status Servers::decommission_unrecorded(const json::Value& policy, const std::string& region,

@@ -239,6 +239,13 @@ Result<std::string> last_fleet_text(store::Store& store) {
   return row ? query.text(0) : std::string("null");
 }
 
+Result<std::string> last_sync_mark(store::Store& store) {
+  PW_TRY_ASSIGN(store::Statement query,
+                store.db().prepare("SELECT revision, synced_at FROM sync_state WHERE id = 1"));
+  PW_TRY_ASSIGN(bool row, query.step());
+  return row ? query.text(0) + " " + query.text(1) : std::string();
+}
+
 Result<json::Value> last_sync(store::Store& store) {
   PW_TRY_ASSIGN(store::Statement query,
                 store.db().prepare("SELECT revision, synced_at, targets, bundle, fleet FROM "

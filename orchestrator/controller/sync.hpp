@@ -66,5 +66,8 @@ Status check_unexpired(const json::Value& last, std::chrono::system_clock::time_
 // Only the fleet policy of the last good sync, as stored (JSON text; "null" without one):
 // cheap enough for the rollout engine to ask on every turn.
 Result<std::string> last_fleet_text(store::Store& store);
+// What tells one good sync from the next (its revision and time; "" before the first):
+// a changed mark means a new fleet policy may have been stored.
+Result<std::string> last_sync_mark(store::Store& store);
 
 }  // namespace pw::controller
