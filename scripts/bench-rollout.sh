@@ -519,13 +519,23 @@ print("reason: %s; show stat every %.1f ms (median), at most %.1f ms apart; the 
   # --- 2. controller overhead per server -----------------------------------------------
   # measure_rollout VERSION LABEL: runs the rollout into ov; sets cpu_ms wall_ms and writes
   # phases-LABEL.json.
+  # PW_BENCH_PROFILE=DIR: `perf record` of the controller during each measured rollout,
+  # into DIR/LABEL.perf.data (the figures then include perf's own overhead).
   measure_rollout() {
     watch_start "watch-$2.jsonl"
-    local t0 t1 a b
+    local t0 t1 a b perf_pid=""
+    if [ -n "${PW_BENCH_PROFILE:-}" ]; then
+      mkdir -p "$PW_BENCH_PROFILE"
+      perf record -q -F 1999 --call-graph dwarf,16384 -p "$rollout_ctl" \
+        -o "$PW_BENCH_PROFILE/$2.perf.data" >/dev/null 2>&1 &
+      perf_pid=$!
+      sleep 0.5
+    fi
     a=$(cpu_ticks); t0=$(date +%s%N)
     id=$(start_rollout "$1" "$ov_region")
     wait_rollout "$id"
     t1=$(date +%s%N); b=$(cpu_ticks)
+    [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
     watch_stop
     [ "$state" = succeeded ] || { echo "bench: the rollout of $1 to $ov_region: $state"; tail -5 controller.log; exit 1; }
     cpu_ms=$(echo "($b - $a) * 1000 / $clk" | bc -l)

@@ -51,12 +51,22 @@ class Runtime {
   // backend does not exist.
   Status ensure_server(const std::string& backend, const std::string& name,
                        const std::string& address, int weight);
+  // ensure_server for each, reading HAProxy's table once (one `show stat` for a whole
+  // traffic step, not one per server).
+  struct Target {
+    std::string name;
+    std::string address;
+    int weight = 0;
+  };
+  Status ensure_servers(const std::string& backend, const std::vector<Target>& servers);
   Status set_weight(const std::string& backend, const std::string& name, int weight);
   // "ready", "drain" or "maint".
   Status set_state(const std::string& backend, const std::string& name, const std::string& state);
   // Puts it in maintenance and deletes it (HAProxy refuses while it has connections).
   // Ok when the server is not there; Errc::not_found when the backend does not exist.
   Status remove_server(const std::string& backend, const std::string& name);
+  // remove_server for each, reading HAProxy's table once.
+  Status remove_servers(const std::string& backend, const std::vector<std::string>& names);
   // The servers of BACKEND (empty when it has none or does not exist: see has_backend).
   Result<std::vector<ServerStat>> stats(const std::string& backend);
   Result<bool> has_backend(const std::string& backend);

@@ -119,21 +119,34 @@ Status Runtime::add_server(const std::string& backend, const std::string& name,
 
 Status Runtime::ensure_server(const std::string& backend, const std::string& name,
                               const std::string& address, int weight) {
-  PW_TRY(check_names(backend, name));
-  PW_TRY(check_address(address));
-  PW_TRY(check_weight(weight));
+  return ensure_servers(backend, {{name, address, weight}});
+}
+
+Status Runtime::ensure_servers(const std::string& backend, const std::vector<Target>& servers) {
+  for (const auto& s : servers) {
+    PW_TRY(check_names(backend, s.name));
+    PW_TRY(check_address(s.address));
+    PW_TRY(check_weight(s.weight));
+  }
   PW_TRY_ASSIGN(StatTable table, show_stat());
   if (table.backends.count(backend) == 0) return no_backend(backend);
-  auto found = std::find_if(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
-    return stat.backend == backend && stat.server == name;
-  });
-  if (found == table.servers.end()) return add_server(backend, name, address, weight);
-  if (!found->address.empty() && found->address != address) {
-    PW_TRY(remove_server(backend, name));
-    return add_server(backend, name, address, weight);
+  for (const auto& s : servers) {
+    auto found = std::find_if(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
+      return stat.backend == backend && stat.server == s.name;
+    });
+    if (found == table.servers.end()) {
+      PW_TRY(add_server(backend, s.name, s.address, s.weight));
+      continue;
+    }
+    if (!found->address.empty() && found->address != s.address) {
+      PW_TRY(remove_server(backend, s.name));
+      PW_TRY(add_server(backend, s.name, s.address, s.weight));
+      continue;
+    }
+    PW_TRY(set_weight(backend, s.name, s.weight));
+    PW_TRY(set_state(backend, s.name, "ready"));
   }
-  PW_TRY(set_weight(backend, name, weight));
-  return set_state(backend, name, "ready");
+  return Ok{};
 }
 
 Status Runtime::set_weight(const std::string& backend, const std::string& name, int weight) {
@@ -155,18 +168,24 @@ Status Runtime::set_state(const std::string& backend, const std::string& name,
 }
 
 Status Runtime::remove_server(const std::string& backend, const std::string& name) {
-  PW_TRY(check_names(backend, name));
+  return remove_servers(backend, {name});
+}
+
+Status Runtime::remove_servers(const std::string& backend, const std::vector<std::string>& names) {
+  for (const auto& name : names) PW_TRY(check_names(backend, name));
   PW_TRY_ASSIGN(StatTable table, show_stat());
   if (table.backends.count(backend) == 0) return no_backend(backend);
-  bool present = std::any_of(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
-    return stat.backend == backend && stat.server == name;
-  });
-  if (!present) return Ok{};
-  PW_TRY(set_state(backend, name, "maint"));
-  PW_TRY_ASSIGN(std::string answer, command("del server " + backend + "/" + name));
-  if (answer.find("Server deleted") == std::string::npos) {
-    return make_error(Errc::io,
-                      "del server " + backend + "/" + name + ": HAProxy says: " + trimmed(answer));
+  for (const auto& name : names) {
+    bool present = std::any_of(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
+      return stat.backend == backend && stat.server == name;
+    });
+    if (!present) continue;
+    PW_TRY(set_state(backend, name, "maint"));
+    PW_TRY_ASSIGN(std::string answer, command("del server " + backend + "/" + name));
+    if (answer.find("Server deleted") == std::string::npos) {
+      return make_error(
+          Errc::io, "del server " + backend + "/" + name + ": HAProxy says: " + trimmed(answer));
+    }
   }
   return Ok{};
 }
