@@ -198,7 +198,16 @@ Result<std::string> Enrollment::enroll(const std::string& server, const std::str
                   store_->db().prepare("UPDATE enrollment_tokens SET used_at = ?1 WHERE "
                                        "token_sha256 = ?2 AND used_at IS NULL"));
     use.bind(1, rfc3339(clock_())).bind(2, crypto::sha256_hex(token));
-    return use.run();
+    PW_TRY(use.run());
+    // The token's use and its event in one commit.
+    PW_TRY_ASSIGN(std::string fingerprint, x509::certificate_sha256(certificate));
+    auto appended = store_->audit().append_in_transaction(
+        {"agent:" + server,
+         "enroll",
+         {{"server", server}, {"certificate_sha256", fingerprint}},
+         "ok"});
+    if (!appended.ok()) return std::move(appended).error();
+    return Ok{};
   });
   if (!status.ok()) return std::move(status).error().with_context("enrolling " + server);
   if (!refusal.empty()) {
@@ -209,12 +218,6 @@ Result<std::string> Enrollment::enroll(const std::string& server, const std::str
     }
     return make_error(Errc::permission, "enrollment refused: the token is not valid for " + server);
   }
-  PW_TRY_ASSIGN(auto info, x509::read_certificate(certificate));
-  PW_TRY(
-      store_->audit().append({"agent:" + server,
-                              "enroll",
-                              {{"server", server}, {"certificate_sha256", info.sha256_fingerprint}},
-                              "ok"}));
   return certificate;
 }
 

@@ -355,6 +355,19 @@ std::optional<std::int64_t> StoreLeases::epoch(const std::string& rollout_id,
   return found->second.epoch;
 }
 
+bool StoreLeases::holds_all(const rollout::Rollout& rollout) const {
+  std::lock_guard lock(mutex_);
+  auto held = [&](const std::string& region) {
+    auto found = held_.find({rollout.id, region});
+    return found != held_.end() && !found->second.lost;
+  };
+  if (!held("")) return false;
+  for (const auto& run : rollout.regions) {
+    if (!rollout::terminal(run.state) && !held(run.region)) return false;
+  }
+  return true;
+}
+
 Result<json::Value> StoreLeases::describe() {
   std::lock_guard store_lock(*store_mutex_);
   auto& db = store_->db();

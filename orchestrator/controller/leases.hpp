@@ -68,6 +68,10 @@ class StoreLeases final : public rollout::Leases {
   // The epoch this process believes it holds `region` under (StoreRecords checks it in
   // the store before writing); nullopt when it never claimed it.
   std::optional<std::int64_t> epoch(const std::string& rollout_id, const std::string& region) const;
+  // Whether this process holds every claim `rollout` has (its record and each unfinished
+  // region), none of them lost: then no other replica can have written its rows (their
+  // writes are fenced by epoch) and the cached copy is the store's.
+  bool holds_all(const rollout::Rollout& rollout) const;
   const std::string& replica() const { return options_.replica; }
   // SQL for "now" in Unix milliseconds on the store's own clock.
   static const char* now_sql(store::Dialect dialect);

@@ -1,5 +1,9 @@
 #include "orchestrator/controller/servers.hpp"
 
+#include <time.h>
+
+#include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "common/log/log.hpp"
@@ -8,6 +12,29 @@
 
 namespace pw::controller {
 namespace {
+
+// The calling thread's CPU time (user and system), in milliseconds: what a provider call
+// costs this process (the local provider makes "machines" here: directories, agent
+// processes; a cloud provider's work happens elsewhere).
+double thread_cpu_ms() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// Runs a provider call and logs what it took (`event`, with `fields`).
+template <typename F>
+auto timed_provider_call(const char* event, json::Value fields, F call) {
+  double cpu_before = thread_cpu_ms();
+  auto wall_before = std::chrono::steady_clock::now();
+  auto result = call();
+  std::chrono::duration<double> wall = std::chrono::steady_clock::now() - wall_before;
+  fields["seconds"] = std::round(wall.count() * 1000.0) / 1000.0;
+  fields["provider_cpu_ms"] = std::round((thread_cpu_ms() - cpu_before) * 100.0) / 100.0;
+  fields["ok"] = result.ok();
+  log::info(event, fields);
+  return result;
+}
 
 const json::Value* find_region(const json::Value& policy, const std::string& region) {
   if (!policy.is_object() || !policy.contains("regions")) return nullptr;
@@ -112,7 +139,9 @@ Result<json::Value> Servers::provision(const json::Value& policy, const std::str
     return Ok{};
   });
   PW_TRY(recorded);
-  auto servers = provider->provision(region, requests, context_of(*config_, *ca_));
+  auto servers = timed_provider_call(
+      "provider_provisioned", {{"region", region}, {"count", count}, {"provider", kind}},
+      [&] { return provider->provision(region, requests, context_of(*config_, *ca_)); });
   if (!servers.ok()) {
     for (const auto& request : requests) {
       PW_TRY_ASSIGN(store::Statement drop,
@@ -178,7 +207,8 @@ Status Servers::decommission(const json::Value& policy, const std::string& name,
   PW_TRY_ASSIGN(auto provider, provider_for(*config_, *spec));
   // Its token first: an enrollment still on its way must not bring the server back.
   PW_TRY_ASSIGN(std::int64_t revoked, ca::Enrollment(*store_, *ca_).revoke(name));
-  auto gone = provider->decommission(server);
+  auto gone = timed_provider_call("provider_decommissioned", {{"server", name}},
+                                  [&] { return provider->decommission(server); });
   json::Value inputs = {{"server", name}};
   if (revoked > 0) inputs["enrollment_tokens_revoked"] = revoked;
   // The event and the new state in one commit.

@@ -328,10 +328,10 @@ Result<std::vector<rollout::Rollout>> StoreRecords::load(bool active_only) {
   std::vector<rollout::Rollout> out;
   for (const auto& id : ids) {
     if (auto cached = saved_.find(id); cached != saved_.end()) {
-      // Alone on the store, this controller wrote what it cached; with replicas, the
-      // regions other replicas drive move on under it.
+      // Alone on the store, or holding every claim of the rollout, this controller wrote
+      // what it cached; with replicas, the regions other replicas drive move on under it.
       bool changed = false;
-      if (leases_ != nullptr) {
+      if (leases_ != nullptr && !leases_->holds_all(cached->second.record)) {
         PW_TRY_ASSIGN(changed, stale(id, cached->second));
       }
       if (!changed) {
@@ -340,6 +340,19 @@ Result<std::vector<rollout::Rollout>> StoreRecords::load(bool active_only) {
       }
     }
     PW_TRY_ASSIGN(auto saved, read(id));
+    if (auto cached = saved_.find(id); cached != saved_.end()) {
+      // A region whose row nobody wrote since this controller last did (the same rev) is
+      // as it left it, plus what it kept without saving (Records::keep): that stays.
+      for (auto& run : saved.record.regions) {
+        const rollout::RegionRun* mine = cached->second.record.find(run.region);
+        auto known = cached->second.revs.find(run.region);
+        auto now = saved.revs.find(run.region);
+        if (mine != nullptr && known != cached->second.revs.end() && now != saved.revs.end() &&
+            known->second == now->second) {
+          run = *mine;
+        }
+      }
+    }
     auto state = saved.record.state;
     out.push_back(saved.record);
     if (state == rollout::RolloutState::pending || state == rollout::RolloutState::running) {

@@ -236,8 +236,8 @@ TEST_CASE("a statement prepared again starts clean: no old bindings, no open rea
   auto store = Store::open(fresh_store(dir));
   REQUIRE(store.ok());
   auto& db = (*store)->db();
-  REQUIRE(db.exec("CREATE TABLE scratch (n INTEGER); INSERT INTO scratch VALUES (1), (2), (3)")
-              .ok());
+  REQUIRE(
+      db.exec("CREATE TABLE scratch (n INTEGER); INSERT INTO scratch VALUES (1), (2), (3)").ok());
   const char* sql = "SELECT n, ?1 FROM scratch ORDER BY n";
   {
     auto first = db.prepare(sql);
