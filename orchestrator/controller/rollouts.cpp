@@ -21,6 +21,7 @@ rollout::Options options_of(const Config& config) {
   o.inconclusive_grace = config.inconclusive_grace.count() * 1000;
   o.min_requests = config.min_requests;
   o.max_parallel = config.max_parallel;
+  o.background_start = true;  // the loop goes on with other regions while agents start
   return o;
 }
 

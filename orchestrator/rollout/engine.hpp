@@ -38,6 +38,11 @@ struct Options {
   std::uint64_t latency_floor_ms = 50;
   int max_parallel = 4;   // regions of one wave in progress at once
   int full_weight = 256;  // a region's whole traffic, spread over its servers
+  // Start a region's services in the background and look for the answers on later ticks
+  // (each agent answers once its startup window has passed), so that the loop goes on
+  // with the other regions meanwhile. Off: the tick waits for them (the unit tests' fakes
+  // answer at once).
+  bool background_start = false;
 };
 
 struct ReleaseInfo {
@@ -49,7 +54,10 @@ struct ReleaseInfo {
 class Engine {
  public:
   Engine(Ports ports, Options options = {})
-      : ports_(ports), options_(options), workers_(std::make_shared<Workers>(kWorkers)) {}
+      : ports_(ports),
+        options_(options),
+        workers_(std::make_shared<Workers>(kWorkers)),
+        background_(std::make_shared<BackgroundCalls>()) {}
 
   // A new rollout of `release` to `regions` (every region of the policy when empty), in
   // state pending; saved and audited. Errors name an unknown region or a release that
@@ -109,6 +117,7 @@ class Engine {
   Ports ports_;
   Options options_;
   std::shared_ptr<Workers> workers_;
+  std::shared_ptr<BackgroundCalls> background_;  // services starting (background_start)
 };
 
 }  // namespace pw::rollout

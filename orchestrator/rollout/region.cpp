@@ -3,6 +3,7 @@
 #include <exception>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "orchestrator/rollout/context.hpp"
 #include "orchestrator/traffic/analysis.hpp"
@@ -191,9 +192,40 @@ Status Engine::on_staging(Ctx& ctx) {
     PW_TRY(save_action(ctx, "start"));
   }
   PW_TRY(fence(ctx));
-  auto started = each_server(*workers_, run.fresh, [&](const ServerRef& server) {
-    return ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
-  });
+  std::vector<Status> started;
+  if (options_.background_start) {
+    // Every server's start on a thread of its own (they wait, they do not work); the
+    // answers are looked for on the next ticks. A restarted engine asks again (a start
+    // of a running service is a no-op).
+    Agents* agents = ports_.agents;
+    std::vector<ServerRef> servers = run.fresh;
+    std::string sha256 = ctx.rollout.sha256;
+    std::uint16_t port = ctx.port;
+    auto answers = background_->poll(
+        ctx.rollout.id + "\n" + run.region,
+        [agents, servers, sha256, port] {
+          std::vector<std::thread> threads;
+          BackgroundCalls::Results results(servers.size(), Status(Ok{}));
+          for (std::size_t i = 0; i < servers.size(); ++i) {
+            threads.emplace_back([&, i] {
+              try {
+                results[i] = agents->start(servers[i], sha256, port);
+              } catch (const std::exception& e) {
+                results[i] = make_error(Errc::internal, e.what());
+              }
+            });
+          }
+          for (auto& t : threads) t.join();
+          return results;
+        },
+        std::chrono::milliseconds(20));
+    if (!answers) return Ok{};  // the agents are starting the services
+    started = std::move(*answers);
+  } else {
+    started = each_server(*workers_, run.fresh, [&](const ServerRef& server) {
+      return ports_.agents->start(server, ctx.rollout.sha256, ctx.port);
+    });
+  }
   for (std::size_t i = 0; i < run.fresh.size(); ++i) {
     if (!started[i].ok()) {
       return begin_rollback(ctx, run.fresh[i].name + ": the service did not start: " +

@@ -50,4 +50,43 @@ void Workers::run_all(std::size_t count, const std::function<void(std::size_t)>&
   done_wake.wait(done_lock, [&] { return left == 0; });
 }
 
+BackgroundCalls::~BackgroundCalls() {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, call] : calls_) {
+    if (call->thread.joinable()) call->thread.join();
+  }
+}
+
+std::optional<BackgroundCalls::Results> BackgroundCalls::poll(const std::string& key,
+                                                              const std::function<Results()>& call,
+                                                              std::chrono::milliseconds wait) {
+  std::shared_ptr<Call> running;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = calls_[key];
+    if (!slot) {
+      slot = std::make_shared<Call>();
+      Call* raw = slot.get();
+      raw->thread = std::thread([raw, call] {
+        Results results = call();
+        std::lock_guard done_lock(raw->mutex);
+        raw->results = std::move(results);
+        raw->done = true;
+        raw->finished.notify_all();
+      });
+    }
+    running = slot;
+  }
+  {
+    std::unique_lock done_lock(running->mutex);
+    if (!running->finished.wait_for(done_lock, wait, [&] { return running->done; })) {
+      return std::nullopt;
+    }
+  }
+  running->thread.join();
+  std::lock_guard lock(mutex_);
+  calls_.erase(key);
+  return std::move(running->results);
+}
+
 }  // namespace pw::rollout

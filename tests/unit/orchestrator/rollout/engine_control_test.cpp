@@ -118,3 +118,30 @@ TEST_CASE("a crash at any save: the restarted engine finishes with nothing leake
   CHECK(world.traffic.backends["app_bw"].size() == 2);
   CHECK(world.fleet.leaked().empty());
 }
+
+TEST_CASE("services started in the background: regions go on, a failed start rolls back",
+          "[rollout]") {
+  Options options = test_options();
+  options.background_start = true;
+  SECTION("two regions of a wave both get through") {
+    World world({region("bw", 1), region("by", 1)}, options);
+    world.start();
+    world.run();
+    CHECK(world.rollout.state == RolloutState::succeeded);
+    CHECK(world.agents.started["bw-r1-0"] == 1);
+    CHECK(world.agents.started["by-r1-1"] == 1);
+    CHECK(world.fleet.leaked().empty());
+  }
+  SECTION("an agent that refuses the start") {
+    World world({region("bw", 1)}, options);
+    world.serving("bw");
+    world.agents.start_fails.insert("bw-r1-1");
+    world.start();
+    world.run();
+    CHECK(world.at("bw").state == RegionState::rolled_back);
+    CHECK(world.at("bw").reason ==
+          "bw-r1-1: the service did not start: the service exited at once");
+    CHECK(world.fleet.leaked().empty());
+    CHECK(world.traffic.percent_on("app_bw", "-r0-") == 100);
+  }
+}

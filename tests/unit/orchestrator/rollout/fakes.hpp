@@ -78,6 +78,7 @@ struct FakeAgents : Agents {
   std::map<std::string, int> stage_calls;
   std::set<std::string> dead;          // unreachable agents
   std::set<std::string> stage_fails;   // agents whose staging fails verification
+  std::set<std::string> start_fails;   // agents whose service exits at once
   std::map<std::string, int> started;  // server -> start calls
   std::set<std::string> stopped;
   // (server, nth check of that server) -> healthy
@@ -100,6 +101,7 @@ struct FakeAgents : Agents {
     std::lock_guard lock(mutex);
     if (dead.count(s.name)) return make_error(Errc::io, "connection refused");
     ++started[s.name];
+    if (start_fails.count(s.name)) return make_error(Errc::io, "the service exited at once");
     return Ok{};
   }
   Result<HealthReport> health(const ServerRef& s) override {

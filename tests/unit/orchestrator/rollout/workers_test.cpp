@@ -53,3 +53,24 @@ TEST_CASE("workers serve several callers at once") {
   for (auto& t : callers) t.join();
   REQUIRE(total.load() == 100);
 }
+
+TEST_CASE("a background call answers on a later poll, once, and its key is free again") {
+  pw::rollout::BackgroundCalls calls;
+  std::atomic<int> runs{0};
+  std::atomic<bool> release{false};
+  auto call = [&] {
+    ++runs;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return pw::rollout::BackgroundCalls::Results{pw::Status(pw::Ok{})};
+  };
+  CHECK_FALSE(calls.poll("a", call, std::chrono::milliseconds(0)));  // started, still running
+  CHECK_FALSE(calls.poll("a", call, std::chrono::milliseconds(5)));  // the same call, not a new one
+  release = true;
+  auto answers = calls.poll("a", call, std::chrono::seconds(5));
+  REQUIRE(answers);
+  CHECK(answers->size() == 1);
+  CHECK(runs.load() == 1);
+  auto again = calls.poll("a", call, std::chrono::seconds(5));  // a new call under the key
+  REQUIRE(again);
+  CHECK(runs.load() == 2);
+}
