@@ -432,12 +432,13 @@ def timeline(r):
     parts.append("100 %% of the traffic on 1.0.1 at %.1f s" % s(r["switched"] - t0))
     return "; ".join(parts)
 def serial_note(r):
-    # The engine advances the regions of a rollout one after another in one thread, and a
-    # region's `start` returns once its agents' services have lived through their startup
-    # window (1 s): regions in one wave then reach verifying one by one.
+    # The engine advances the regions of a rollout one after another in one thread; when a
+    # region's `start` held the loop for its agents' startup window (1 s; before the
+    # controller started services in the background), regions in one wave reached
+    # verifying one by one. Said only when it shows.
     ver = sorted(v["verifying"] for v in r["regions"].values() if "verifying" in v)
     shift = [v["shifting"] for v in r["regions"].values() if "shifting" in v]
-    if len(ver) < 2 or not shift:
+    if len(ver) < 2 or not shift or s(ver[-1] - ver[0]) / (len(ver) - 1) < 0.5:
         return ""
     text = (" The regions entered verifying one after another, %.1f s apart (the engine starts"
             " a region's services, waiting for the agents' 1 s startup window, one region at a"
