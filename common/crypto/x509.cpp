@@ -5,13 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
-#include <deque>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 
 #include <openssl/bn.h>
@@ -24,6 +21,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "common/crypto/cert_cache.hpp"
 #include "common/crypto/hash.hpp"
 
 namespace pw::crypto::x509 {
@@ -430,35 +428,8 @@ Result<CsrInfo> read_csr(std::string_view csr_pem) {
 
 namespace {
 
-// Decoded certificates by their PEM text: the controller reads the peer certificate of
-// every API request (the same few agents and operators, again and again), and OpenSSL 3
-// takes most of a millisecond to decode one. The same text always reads the same.
-class CertCache {
- public:
-  std::optional<CertInfo> find(std::string_view pem) {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(std::string(pem));
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
-  }
-  void add(std::string_view pem, const CertInfo& info) {
-    std::lock_guard lock(mutex_);
-    if (entries_.size() >= kMax) {  // oldest first
-      entries_.erase(order_.front());
-      order_.pop_front();
-    }
-    if (entries_.emplace(std::string(pem), info).second) order_.emplace_back(pem);
-  }
-
- private:
-  static constexpr std::size_t kMax = 256;
-  std::mutex mutex_;
-  std::unordered_map<std::string, CertInfo> entries_;
-  std::deque<std::string> order_;
-};
-
-CertCache& cert_cache() {
-  static CertCache cache;
+detail::CertCache& cert_cache() {
+  static detail::CertCache cache;
   return cache;
 }
 

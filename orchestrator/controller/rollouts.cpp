@@ -72,17 +72,12 @@ Result<std::shared_ptr<const Rollouts::Policy>> Rollouts::policy(bool fresh) {
     return policy_;
   }
   policy_checked_ = now;
-  std::string synced;
+  std::string synced, text;
   {
     std::lock_guard lock(*store_mutex_);
     PW_TRY_ASSIGN(synced, last_sync_mark(*store_));
-  }
-  // Asked on every tick: the policy's text is read and parsed only after a new sync.
-  if (policy_ && synced == policy_sync_) return policy_;
-  std::string text;
-  {
-    std::lock_guard lock(*store_mutex_);
-    PW_TRY_ASSIGN(synced, last_sync_mark(*store_));
+    // The policy's text is read and parsed only after a new sync.
+    if (policy_ && synced == policy_sync_) return policy_;
     PW_TRY_ASSIGN(text, last_fleet_text(*store_));
   }
   json::ParseLimits limits;
