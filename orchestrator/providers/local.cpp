@@ -190,9 +190,13 @@ Result<std::vector<Server>> LocalProvider::provision(const std::string& region,
   if (ec || ::chmod(options_.base_dir.c_str(), 0700) != 0) {
     return io_error(options_.base_dir, ec ? ec.message() : std::strerror(errno));
   }
+  auto holders = read_holders();
+  if (!holders.ok()) {
+    return std::move(holders).error().with_context("local provider: provision in region " + region);
+  }
   std::vector<Server> servers;
   for (const auto& request : requests) {
-    auto server = provision_one(region, request, context);
+    auto server = provision_one(region, request, context, *holders);
     if (!server.ok()) {
       return std::move(server).error().with_context("local provider: provision in region " +
                                                     region);
@@ -203,7 +207,7 @@ Result<std::vector<Server>> LocalProvider::provision(const std::string& region,
 }
 
 Result<Server> LocalProvider::provision_one(const std::string& region, const ServerRequest& request,
-                                            const ProvisionContext& context) {
+                                            const ProvisionContext& context, Holders& holders) {
   PW_TRY_ASSIGN(std::string name, request_name(region, request));
   fs::path dir = fs::path(options_.base_dir) / name;
   std::error_code ec;
@@ -227,28 +231,39 @@ Result<Server> LocalProvider::provision_one(const std::string& region, const Ser
   // region's new servers can run beside the old ones they replace.
   for (int slot = request.index; slot <= kMaxIndex; ++slot) {
     PW_TRY_ASSIGN(std::string address, local_address(r, slot));
-    auto free = check_address_free(name, address + ":" + std::to_string(options_.port));
-    if (free.ok()) return create(name, region, request, address, context);
+    std::string listen = address + ":" + std::to_string(options_.port);
+    auto free = check_address_free(name, listen, holders);
+    if (free.ok()) {
+      auto made = create(name, region, request, address, context);
+      if (made.ok()) holders[listen] = Holder{name, region};
+      return made;
+    }
     if (free.error().code != Errc::conflict || slot == kMaxIndex) return std::move(free).error();
   }
   return make_error(Errc::limit, "no free address left in region " + region);
 }
 
-Status LocalProvider::check_address_free(const std::string& name, const std::string& listen) {
+Result<LocalProvider::Holders> LocalProvider::read_holders() {
+  Holders holders;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options_.base_dir, ec)) {
-    std::string other = entry.path().filename().string();
-    if (other == name || other.starts_with('.') || !entry.is_directory(ec)) continue;
+    std::string name = entry.path().filename().string();
+    if (name.starts_with('.') || !entry.is_directory(ec)) continue;
     auto record = read_record(entry.path());
-    if (record.ok() && record->address == listen) {
-      return make_error(Errc::conflict, "address " + listen + " of server " + name +
-                                            " is held by server " + other + " (region " +
-                                            record->region +
-                                            "); set region_number or decommission it");
-    }
+    if (record.ok()) holders[record->address] = Holder{name, record->region};
   }
   if (ec) return io_error(options_.base_dir, ec.message());
-  return Ok{};
+  return holders;
+}
+
+Status LocalProvider::check_address_free(const std::string& name, const std::string& listen,
+                                         const Holders& holders) {
+  auto held = holders.find(listen);
+  if (held == holders.end() || held->second.name == name) return Ok{};
+  return make_error(Errc::conflict, "address " + listen + " of server " + name +
+                                        " is held by server " + held->second.name + " (region " +
+                                        held->second.region +
+                                        "); set region_number or decommission it");
 }
 
 Result<Server> LocalProvider::create(const std::string& name, const std::string& region,

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -63,12 +64,20 @@ class LocalProvider final : public Provider {
   const LocalOptions& options() const { return options_; }
 
  private:
+  // Which server holds each address, by "HOST:PORT": read from base_dir once per
+  // provision call (reading every record for every server made provisioning quadratic).
+  struct Holder {
+    std::string name, region;
+  };
+  using Holders = std::map<std::string, Holder>;
+  Result<Holders> read_holders();
   Result<Server> provision_one(const std::string& region, const ServerRequest& request,
-                               const ProvisionContext& context);
+                               const ProvisionContext& context, Holders& holders);
   Result<Server> create(const std::string& name, const std::string& region,
                         const ServerRequest& request, const std::string& address,
                         const ProvisionContext& context);
-  Status check_address_free(const std::string& name, const std::string& listen);
+  static Status check_address_free(const std::string& name, const std::string& listen,
+                                   const Holders& holders);
 
   LocalOptions options_;
   std::mutex mutex_;
