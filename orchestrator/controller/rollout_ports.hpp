@@ -64,6 +64,8 @@ class StoreRecords final : public rollout::Records {
   Status queue(const rollout::Command& command);
   // How many writes of rollout records this object has committed (any thread).
   std::uint64_t writes() const { return writes_.load(); }
+  // How many commands (pause, resume, abort, rollback) queue() has committed.
+  std::uint64_t commands_queued() const { return commands_queued_.load(); }
 
  private:
   // The changed rows of `rollout`, and `event` when not null, in one transaction (the
@@ -83,6 +85,7 @@ class StoreRecords final : public rollout::Records {
   Result<bool> stale(const std::string& id, const Saved& saved);
   std::map<std::string, Saved> saved_;
   std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> commands_queued_{0};
   store::Store* store_;
   std::mutex* mutex_;
   notify::Dispatcher* dispatcher_ = nullptr;

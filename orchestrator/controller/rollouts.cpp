@@ -153,20 +153,22 @@ void Rollouts::tick() {
     }
   }
   bool restart = (restarted.ok() && *restarted) || !traffic_reconciled_;
+  // The engine runs when something is due (Engine::wake: a health check, the end of a
+  // step, a busy region), when a rollout was written or a command queued here, and at
+  // least every idle_recheck_ (other replicas' writes, leases); not ten times a second
+  // while every region waits out a step.
   auto now = Steady::now();
-  if (idle_ && !restart && records_.writes() == idle_writes_ &&
-      now - idle_checked_ < idle_recheck_) {
+  std::uint64_t commands = records_.commands_queued();
+  if (!restart && records_.writes() == seen_writes_ && commands == seen_commands_ &&
+      now < next_due_) {
     return;
   }
-  std::uint64_t writes = records_.writes();
+  next_due_ = now;  // an error below: again at the next turn of the loop
   auto active = records_.load(true);
   if (!active.ok()) {
     log::error("rollouts_unreadable", {{"error", active.error().to_string()}});
     return;
   }
-  idle_ = active->empty();
-  idle_checked_ = now;
-  idle_writes_ = writes;
   // Every unfinished region wants a driver, and every unfinished rollout one for its
   // own record; the leases say which of them this replica drives.
   std::set<StoreLeases::Key> wanted;
@@ -180,12 +182,26 @@ void Rollouts::tick() {
   if (restart) {
     reapply_traffic(current, *active);
   }
+  engine_.begin_round();
+  bool failed = false;
   for (auto& r : *active) {
     auto ticked = engine_.tick(r, current.typed);
     if (!ticked.ok()) {
+      failed = true;
       log::error("rollout_tick_failed", {{"rollout", r.id}, {"error", ticked.error().to_string()}});
     }
   }
+  // The engine's own writes do not wake it (start() writes under engine_mutex_ too, so
+  // none of its rollouts can be written between the tick and here).
+  seen_writes_ = records_.writes();
+  seen_commands_ = commands;
+  auto wait = std::chrono::milliseconds(0);
+  if (!failed && engine_.wake() != rollout::Engine::kNever) {
+    wait = std::chrono::milliseconds(std::max<rollout::Millis>(0, engine_.wake() - clock_.now()));
+  } else if (!failed) {
+    wait = idle_recheck_;
+  }
+  next_due_ = now + std::min(wait, idle_recheck_);
 }
 
 void Rollouts::reapply_traffic(const Policy& policy, std::vector<rollout::Rollout>& active) {

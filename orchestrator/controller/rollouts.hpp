@@ -102,10 +102,11 @@ class Rollouts {
   std::chrono::milliseconds idle_recheck_;
   Steady::time_point policy_checked_;
   std::atomic<bool> policy_synced_{false};
-  // The loop found no active rollout at idle_checked_, with records_ at idle_writes_.
-  bool idle_ = false;
-  Steady::time_point idle_checked_;
-  std::uint64_t idle_writes_ = 0;
+  // The loop's next tick is due at next_due_, or as soon as records_ shows writes or
+  // queued commands other than those seen after the last tick.
+  Steady::time_point next_due_;
+  std::uint64_t seen_writes_ = 0;
+  std::uint64_t seen_commands_ = 0;
   bool traffic_reconciled_ = false;
   std::string last_error_;
 };

@@ -275,7 +275,9 @@ Status StoreRecords::add_approval(const std::string& rollout_id, const std::stri
       .bind(3, keyid)
       .bind(4, document)
       .bind(5, log::now_rfc3339());
-  return insert.run();
+  PW_TRY(insert.run());
+  commands_queued_.fetch_add(1);
+  return Ok{};
 }
 
 Result<bool> StoreRecords::has_approval(const std::string& rollout_id, const std::string& region,
@@ -382,7 +384,9 @@ Status StoreRecords::queue(const rollout::Command& command) {
       .bind(3, command.verb)
       .bind(4, command.actor)
       .bind(5, log::now_rfc3339());
-  return insert.run();
+  PW_TRY(insert.run());
+  commands_queued_.fetch_add(1);
+  return Ok{};
 }
 
 Result<std::vector<rollout::Command>> StoreRecords::commands(const std::string& rollout_id) {

@@ -1,6 +1,7 @@
 // What one region's step of a tick works with (engine.cpp, region.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "orchestrator/fleet/policy.hpp"
@@ -18,6 +19,13 @@ struct Engine::Ctx {
   std::uint16_t port = 0;         // the service's port on each server
   Millis health_interval = 1000;  // from the release's health spec
   std::uint32_t successes = 3;    // in a row: the larger of the policy's and the release's
+  // Set by a step that only waits: nothing is due for the region before then (the next
+  // health check, the end of a step, a timeout). Left at 0, the region wants the next
+  // tick soon (Engine::wake).
+  Millis quiet_until = 0;
+  void quiet(Millis until) {
+    quiet_until = quiet_until == 0 ? until : std::min(quiet_until, until);
+  }
 };
 
 // "host:port" -> "host"

@@ -252,6 +252,7 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
     ctx.successes = std::max<std::uint32_t>(
         timing.health_successes, static_cast<std::uint32_t>(health.value("successes", 1)));
     if (region == nullptr && run.state != RegionState::rolling_back) {
+      wake_ = std::min(wake_, ctx.now);
       if (run.state == RegionState::awaiting_approval) {
         run.reason = "the region left the fleet policy";
         PW_TRY(move(ctx, RegionState::aborted, run.reason));
@@ -260,7 +261,10 @@ Status Engine::tick(Rollout& rollout, const fleet::Policy& policy) {
       PW_TRY(begin_rollback(ctx, "the region left the fleet policy"));
       continue;
     }
-    PW_TRY(advance(ctx));
+    Status advanced = advance(ctx);
+    // A region that said it only waits (and did not move) is left alone until then.
+    wake_ = std::min(wake_, advanced.ok() && ctx.quiet_until > ctx.now ? ctx.quiet_until : ctx.now);
+    PW_TRY(advanced);
   }
   if (!drives(rollout, "")) return Ok{};
   finish_rollout(rollout);

@@ -14,6 +14,7 @@
 // finished, with at most Options::max_parallel regions at once.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,16 @@ class Engine {
 
   const Options& options() const { return options_; }
 
+  // When the loop must tick again. begin_round() forgets; each tick then lowers wake()
+  // to the time (this engine's clock) at which a region it moved on has something to do:
+  // its next health check, the end of its step or bake, a timeout; "now" for a region
+  // that is busy (provisioning, staging, a gate, retiring, a rollback, a retry), so a
+  // loop ticks again at once. kNever: no region here waits on time (paused, or driven
+  // elsewhere); commands and new rollouts wake the loop on their own.
+  static constexpr Millis kNever = std::numeric_limits<Millis>::max();
+  void begin_round() { wake_ = kNever; }
+  Millis wake() const { return wake_; }
+
  private:
   struct Ctx;
   Status apply_command(Rollout& rollout, const Command& command, std::string& outcome);
@@ -118,6 +129,7 @@ class Engine {
   Options options_;
   std::shared_ptr<Workers> workers_;
   std::shared_ptr<BackgroundCalls> background_;  // services starting (background_start)
+  Millis wake_ = kNever;
 };
 
 }  // namespace pw::rollout

@@ -316,6 +316,8 @@ Status Engine::on_verifying(Ctx& ctx) {
                                    " passing checks in a row within " +
                                    seconds(options_.verify_timeout) + " (" + short_of + ")");
   }
+  ctx.quiet(run.last_health + ctx.health_interval);
+  ctx.quiet(run.state_since + options_.verify_timeout + 1);
   return Ok{};
 }
 
@@ -350,7 +352,11 @@ Status Engine::on_shifting(Ctx& ctx) {
   if (run.step_since > ctx.now) run.step_since = ctx.now;  // the clock went back: wait again
   PW_TRY_ASSIGN(auto failure, check_health(ctx, true));
   if (failure) return begin_rollback(ctx, *failure);
-  if (elapsed(ctx.now, run.step_since) < ctx.timing.step_wait.count() * 1000) return Ok{};
+  if (elapsed(ctx.now, run.step_since) < ctx.timing.step_wait.count() * 1000) {
+    ctx.quiet(run.last_health + ctx.health_interval);
+    ctx.quiet(run.step_since + ctx.timing.step_wait.count() * 1000);
+    return Ok{};
+  }
 
   auto stats = ports_.traffic->stats(backend);
   if (!stats.ok()) return traffic_trouble(ctx, "analysis", stats.error());
@@ -396,7 +402,11 @@ Status Engine::on_baking(Ctx& ctx) {
   if (failure) return begin_rollback(ctx, *failure);
   Millis bake = run.first_deployment ? 0 : ctx.timing.bake_time.count() * 1000;
   if (run.state_since > ctx.now) run.state_since = ctx.now;
-  if (elapsed(ctx.now, run.state_since) < bake) return Ok{};
+  if (elapsed(ctx.now, run.state_since) < bake) {
+    ctx.quiet(run.last_health + ctx.health_interval);
+    ctx.quiet(run.state_since + bake);
+    return Ok{};
+  }
   // The old servers are retired next: one last check of every new server (its agent
   // included) first, however recently the interval's check ran. A server whose agent
   // died late in the bake would otherwise be kept with nothing to manage it.

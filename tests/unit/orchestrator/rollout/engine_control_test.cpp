@@ -145,3 +145,130 @@ TEST_CASE("services started in the background: regions go on, a failed start rol
     CHECK(world.traffic.percent_on("app_bw", "-r0-") == 100);
   }
 }
+
+namespace {
+
+// The controller's loop sleeps until Engine::wake (at most a second): these ticks do the
+// same, with load on the backends for the time that passed.
+struct SleepyLoop {
+  World& world;
+  int ticks = 0;
+  Millis last_wake = 0;
+  pw::Status tick() {
+    world.engine->begin_round();
+    ++ticks;
+    auto status = world.engine->tick(world.rollout, world.policy);
+    if (status.ok() && !world.records.saves.empty()) {
+      auto saved = Rollout::from_json(world.records.saves.back());
+      REQUIRE(saved.ok());
+      world.rollout = *saved;
+    }
+    world.note_states();
+    last_wake = world.engine->wake();
+    Millis next = std::min(last_wake, world.clock.t + 1000);
+    Millis step = std::max<Millis>(100, next - world.clock.t);  // the loop turns every 100 ms
+    for (const auto& r : world.policy.regions) {
+      world.traffic.pump(r.backend, static_cast<int>(world.load * step / 1000));
+    }
+    world.clock.t += step;
+    return status;
+  }
+};
+
+Rollout start_with_interval(World& world, std::int64_t interval_ms) {
+  auto info = release();
+  info.release["health"]["interval_ms"] = interval_ms;
+  auto made = world.engine->create("r1", info, world.policy, {}, "operator:test");
+  REQUIRE(made.ok());
+  return *made;
+}
+
+}  // namespace
+
+TEST_CASE("the engine says when its loop must tick again", "[rollout]") {
+  World world({region("bw", 1)});  // step_wait 5 s, bake 10 s
+  world.serving("bw");
+  world.rollout = start_with_interval(world, 4000);
+  auto wake_after_tick = [&] {
+    world.engine->begin_round();
+    REQUIRE(world.engine->tick(world.rollout, world.policy).ok());
+    return world.engine->wake();
+  };
+  // Busy states (the gate, provisioning, staging, starting): at once.
+  CHECK(wake_after_tick() == world.clock.t);
+  while (world.at("bw").state != RegionState::shifting) {
+    Millis before = world.clock.t;
+    Millis wake = wake_after_tick();
+    const RegionRun& bw = world.at("bw");
+    if (bw.state == RegionState::verifying && bw.last_health != 0) {
+      CHECK(wake == bw.last_health + 4000);  // the gate's next check
+    } else {
+      CHECK(wake == before);  // busy, or just moved on
+    }
+    world.clock.t += 1000;
+  }
+  // In a step: the next check or the end of the step, whichever comes first; the loop
+  // sleeping until then loses nothing (the step ends on time).
+  bool ended_by_step = false;
+  for (int i = 0; i < 10 && world.at("bw").step == 0; ++i) {
+    Millis wake = wake_after_tick();
+    const RegionRun& bw = world.at("bw");
+    if (bw.step != 0) break;
+    CHECK(wake == std::min(bw.last_health + 4000, bw.step_since + 5000));
+    CHECK(wake > world.clock.t);
+    ended_by_step = wake == bw.step_since + 5000;
+    world.traffic.pump(bw.backend, static_cast<int>(world.load * (wake - world.clock.t) / 1000));
+    world.clock.t = wake;
+  }
+  CHECK(ended_by_step);
+  CHECK(world.at("bw").step == 1);
+  // A paused region waits for a command, not for time.
+  world.records.queue.push_back({1, "r1", "bw", "pause", "operator:alice"});
+  CHECK(wake_after_tick() == Engine::kNever);
+}
+
+TEST_CASE("ticks only when the engine asks: same rollout, a failure still caught in time",
+          "[rollout]") {
+  World world({region("bw", 1), region("by", 2)});
+  world.serving("bw");
+  world.serving("by");
+  SleepyLoop loop{world};
+  SECTION("the rollout goes through every step, in far fewer ticks than every 100 ms") {
+    world.rollout = start_with_interval(world, 1000);
+    for (int i = 0; i < 2000 && !terminal(world.rollout.state); ++i) REQUIRE(loop.tick().ok());
+    CHECK(world.rollout.state == RolloutState::succeeded);
+    // Every step and the bake were gone through (states a tick passes through at once
+    // are not seen here).
+    std::vector<std::string> tail = {"verifying", "shifting:0", "shifting:1", "shifting:2",
+                                     "baking",    "finalizing", "succeeded"};
+    for (const auto* name : {"bw", "by"}) {
+      const auto& seen = world.visited[name];
+      REQUIRE(seen.size() >= tail.size());
+      CHECK(std::vector<std::string>(seen.end() - static_cast<long>(tail.size()), seen.end()) ==
+            tail);
+    }
+    CHECK(world.fleet.leaked().empty());
+    // Two regions, each about 30 s of steps and bake at one check a second: a loop
+    // turning every 100 ms would have ticked about 600 times.
+    CHECK(loop.ticks < 200);
+  }
+  SECTION("a server failing in a step is caught at its next check, one interval later") {
+    world.rollout = start_with_interval(world, 2000);
+    bool failing = false;
+    Millis failed_at = 0;
+    world.agents.healthy = [&](const std::string& server, int) {
+      return !(failing && server == "bw-r1-0");
+    };
+    for (int i = 0; i < 2000 && world.at("bw").state != RegionState::rolled_back; ++i) {
+      if (!failing && world.at("bw").state == RegionState::shifting && world.at("bw").step == 1) {
+        failing = true;
+        failed_at = world.clock.t;
+      }
+      if (failing && world.at("bw").state == RegionState::rolling_back) break;
+      REQUIRE(loop.tick().ok());
+    }
+    REQUIRE(failing);
+    CHECK(world.at("bw").state != RegionState::shifting);
+    CHECK(world.clock.t - failed_at <= 2000 + 100);  // one interval (and one turn of the loop)
+  }
+}
