@@ -103,7 +103,7 @@ struct SimAgents final : rollout::Agents {
     ++calls;
     return rollout::HealthReport{true, "200"};
   }
-  Status stop(const rollout::ServerRef& server) override {
+  Status decommission(const rollout::ServerRef& server) override {
     ++calls;
     std::lock_guard lock(mutex);
     running.erase(server.name);

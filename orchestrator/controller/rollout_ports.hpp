@@ -127,7 +127,7 @@ class AgentPort final : public rollout::Agents {
   Status start(const rollout::ServerRef& server, const std::string& sha256,
                std::uint16_t port) override;
   Result<rollout::HealthReport> health(const rollout::ServerRef& server) override;
-  Status stop(const rollout::ServerRef& server) override;
+  Status decommission(const rollout::ServerRef& server) override;
 
  private:
   std::shared_ptr<agent_client::AgentClient> client_for(const rollout::ServerRef& server);

@@ -94,11 +94,17 @@ Result<rollout::HealthReport> AgentPort::health(const ServerRef& server) {
   return rollout::HealthReport{health.healthy, health.detail};
 }
 
-Status AgentPort::stop(const ServerRef& server) {
+Status AgentPort::decommission(const ServerRef& server) {
   auto client = client_for(server);
   agent_client::AgentClient& agent = *client;
-  PW_TRY_ASSIGN(auto stopped, agent.stop());
-  if (stopped.status >= 300) return make_error(Errc::io, message_of(stopped));
+  auto gone = agent.decommission();
+  {
+    // The agent exits: its kept-alive connection and client go with it.
+    std::lock_guard lock(clients_mutex_);
+    clients_.erase(server.agent);
+  }
+  if (!gone.ok()) return std::move(gone).error();
+  if (gone->status >= 300) return make_error(Errc::io, message_of(*gone));
   return Ok{};
 }
 

@@ -64,7 +64,10 @@ class Agents {
   virtual Status start(const ServerRef& server, const std::string& sha256, std::uint16_t port) = 0;
   // The agent runs the release's health check on the server.
   virtual Result<HealthReport> health(const ServerRef& server) = 0;
-  virtual Status stop(const ServerRef& server) = 0;
+  // Before the provider deletes a server: the agent stops the service and wipes the
+  // releases, logs and its keys on the server itself (then exits), so that nothing of it
+  // outlives the server on a disk the provider only detaches or snapshots.
+  virtual Status decommission(const ServerRef& server) = 0;
 };
 
 // The controller's own check of a service (HTTP or TCP to ServerRef::service), from the

@@ -428,7 +428,8 @@ Status Engine::on_finalizing(Ctx& ctx) {
   }
   for (const auto& server : run.previous) {
     PW_TRY(fence(ctx));
-    (void)ports_.agents->stop(server);  // decommissioning stops it anyway
+    // Best effort: the provider's decommission stops whatever still runs.
+    (void)ports_.agents->decommission(server);
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "retire " + server.name, gone.error().to_string());
   }
@@ -502,7 +503,7 @@ Status Engine::on_rolling_back(Ctx& ctx) {
   }
   for (const auto& server : created) {
     PW_TRY(fence(ctx));
-    if (!server.agent.empty()) (void)ports_.agents->stop(server);
+    if (!server.agent.empty()) (void)ports_.agents->decommission(server);
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "decommission " + server.name, gone.error().to_string());
   }

@@ -69,6 +69,8 @@ TEST_CASE("a release replaces the old servers through the canary steps", "[rollo
   // The old servers were drained out of the backend and decommissioned.
   CHECK(world.traffic.backends["app_bw"].size() == 3);
   CHECK(world.fleet.decommissioned == std::set<std::string>{"bw-r0-0", "bw-r0-1"});
+  // Their agents wiped them first (service, releases, keys), then the provider deleted them.
+  CHECK(world.agents.decommissioned == world.fleet.decommissioned);
   CHECK(world.fleet.serving_by_region["bw"].size() == 3);
   CHECK(world.fleet.leaked().empty());
   CHECK(world.at("bw").analysis.value("outcome", "") == "pass");
@@ -160,6 +162,12 @@ TEST_CASE("faults roll the region back: old servers get their traffic back, noth
       CHECK(world.fleet.serving_by_region["bw"][0].name == "bw-r0-0");
       CHECK(world.fleet.decommissioned.count("bw-r1-0") == 1);
       CHECK(world.fleet.decommissioned.count("bw-r1-1") == 1);
+      for (const auto& name : world.fleet.decommissioned) {
+        // A new server that got as far as an agent was wiped through it before it went.
+        if (!world.fleet.created[name].agent.empty()) {
+          CHECK(world.agents.decommissioned.count(name) == 1);
+        }
+      }
       CHECK(world.fleet.leaked().empty());
     }
   }

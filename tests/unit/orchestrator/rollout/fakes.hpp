@@ -80,7 +80,7 @@ struct FakeAgents : Agents {
   std::set<std::string> stage_fails;   // agents whose staging fails verification
   std::set<std::string> start_fails;   // agents whose service exits at once
   std::map<std::string, int> started;  // server -> start calls
-  std::set<std::string> stopped;
+  std::set<std::string> decommissioned;
   // (server, nth check of that server) -> healthy
   std::function<bool(const std::string&, int)> healthy = [](const std::string&, int) {
     return true;
@@ -110,9 +110,9 @@ struct FakeAgents : Agents {
     bool ok = healthy(s.name, ++health_calls[s.name]);
     return HealthReport{ok, ok ? "200" : "503"};
   }
-  Status stop(const ServerRef& s) override {
+  Status decommission(const ServerRef& s) override {
     std::lock_guard lock(mutex);
-    stopped.insert(s.name);
+    decommissioned.insert(s.name);
     return Ok{};
   }
 };
