@@ -82,7 +82,11 @@ int run_daemon(const AgentConfig& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (raw->decommissioned()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the answer go out
+    // Let the answer go out (up to 200 ms); a signal means the caller has it already
+    // (the controller's provider stops the agent after the answer came).
+    for (int i = 0; i < 20 && g_signal.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     (*server)->stop();
     log::info("exiting", {{"reason", "decommissioned"}});
     return 0;

@@ -426,10 +426,13 @@ Status Engine::on_finalizing(Ctx& ctx) {
     auto removed = ports_.traffic->remove(run.backend, names_of(run.previous));
     if (!removed.ok()) return retry(ctx, "retire", removed.error().to_string());
   }
+  // The agents wipe their servers together (each stops its service first: a grace
+  // period apiece), best effort: the provider's decommission stops whatever still runs.
+  PW_TRY(fence(ctx));
+  (void)each_server(*workers_, run.previous,
+                    [&](const ServerRef& server) { return ports_.agents->decommission(server); });
   for (const auto& server : run.previous) {
     PW_TRY(fence(ctx));
-    // Best effort: the provider's decommission stops whatever still runs.
-    (void)ports_.agents->decommission(server);
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "retire " + server.name, gone.error().to_string());
   }
@@ -501,9 +504,12 @@ Status Engine::on_rolling_back(Ctx& ctx) {
   for (int index = static_cast<int>(created.size()); index < run.count; ++index) {
     created.push_back({run.region + "-" + ctx.rollout.id + "-" + std::to_string(index), "", ""});
   }
+  PW_TRY(fence(ctx));
+  (void)each_server(*workers_, run.fresh, [&](const ServerRef& server) {
+    return server.agent.empty() ? Status(Ok{}) : ports_.agents->decommission(server);
+  });
   for (const auto& server : created) {
     PW_TRY(fence(ctx));
-    if (!server.agent.empty()) (void)ports_.agents->decommission(server);
     auto gone = ports_.fleet->decommission(run.region, server);
     if (!gone.ok()) return retry(ctx, "decommission " + server.name, gone.error().to_string());
   }
