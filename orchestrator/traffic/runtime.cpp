@@ -12,6 +12,10 @@
 namespace pw::traffic {
 namespace {
 
+// Bytes of one command line of several ';'-separated commands: well inside HAProxy's
+// buffer for a CLI request (bufsize, 16 KiB by default).
+constexpr std::size_t kMaxBatch = 8000;
+
 bool valid_name(const std::string& name) {
   return !name.empty() && name.size() <= 64 &&
          name.find_first_not_of(
@@ -130,6 +134,7 @@ Status Runtime::ensure_servers(const std::string& backend, const std::vector<Tar
   }
   PW_TRY_ASSIGN(StatTable table, show_stat());
   if (table.backends.count(backend) == 0) return no_backend(backend);
+  std::vector<const Target*> settle;
   for (const auto& s : servers) {
     auto found = std::find_if(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
       return stat.backend == backend && stat.server == s.name;
@@ -143,10 +148,37 @@ Status Runtime::ensure_servers(const std::string& backend, const std::vector<Tar
       PW_TRY(add_server(backend, s.name, s.address, s.weight));
       continue;
     }
-    PW_TRY(set_weight(backend, s.name, s.weight));
-    PW_TRY(set_state(backend, s.name, "ready"));
+    settle.push_back(&s);
   }
-  return Ok{};
+  // Servers HAProxy has already: their weight and state, in as few exchanges as the
+  // command line allows (HAProxy runs ';'-separated commands in order). Both commands
+  // answer nothing when they succeed; any answer sends them again one at a time, for an
+  // error that names its server (they set absolute values: sending twice is harmless).
+  std::string batch;
+  std::vector<const Target*> pending;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Ok{};
+    auto answer = command(batch);
+    bool quiet = answer.ok() && trimmed(*answer).empty();
+    batch.clear();
+    std::vector<const Target*> sent;
+    sent.swap(pending);
+    if (quiet) return Ok{};
+    for (const Target* t : sent) {
+      PW_TRY(set_weight(backend, t->name, t->weight));
+      PW_TRY(set_state(backend, t->name, "ready"));
+    }
+    return Ok{};
+  };
+  for (const Target* t : settle) {
+    std::string pair = "set server " + backend + "/" + t->name + " weight " +
+                       std::to_string(t->weight) + "; set server " + backend + "/" + t->name +
+                       " state ready";
+    if (!batch.empty() && batch.size() + 2 + pair.size() > kMaxBatch) PW_TRY(flush());
+    batch += (batch.empty() ? "" : "; ") + pair;
+    pending.push_back(t);
+  }
+  return flush();
 }
 
 Status Runtime::set_weight(const std::string& backend, const std::string& name, int weight) {

@@ -226,3 +226,52 @@ TEST_CASE("ensure_server and remove_server converge when repeated; has_backend")
   CHECK(stopped);
   CHECK((*haproxy)->pid() == 0);
 }
+
+TEST_CASE(
+    "ensure_servers settles a backend's servers in one exchange; a refusal names its server") {
+  pw::test::TempDir dir;
+  std::string socket_path = dir / "haproxy.sock";
+  // A managed backend, and one with a static algorithm, which refuses weights other than
+  // 0 % and 100 % of a server's configured weight (HAProxy's own refusal, not ours).
+  std::string config = pw::traffic::managed_config(
+      socket_path, {{"eu", "127.0.0.1:" + std::to_string(free_port()), "app_eu"}});
+  config +=
+      "\nbackend app_static\n  balance source\n  hash-type map-based\n"
+      "  server s1 127.0.0.1:9 weight 10\n  server s2 127.0.0.1:10 weight 10\n";
+  pw::test::write_file(dir / "haproxy.cfg", config);
+  auto haproxy = pw::traffic::Haproxy::start(dir / "haproxy.cfg", socket_path);
+  REQUIRE(haproxy.ok());
+  Runtime runtime(socket_path);
+
+  // Twelve servers added, half of them drained at weight 0 (a step undone halfway), then
+  // one call sets every weight and makes every server ready.
+  std::vector<Runtime::Target> targets;
+  for (int i = 0; i < 12; ++i) {
+    targets.push_back({"s" + std::to_string(i), "127.0.0." + std::to_string(i + 1) + ":8080", 1});
+  }
+  REQUIRE(runtime.ensure_servers("app_eu", targets).ok());
+  for (int i = 0; i < 12; i += 2) {
+    REQUIRE(runtime.set_state("app_eu", targets[static_cast<std::size_t>(i)].name, "drain").ok());
+    REQUIRE(runtime.set_weight("app_eu", targets[static_cast<std::size_t>(i)].name, 0).ok());
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) targets[i].weight = static_cast<int>(i * 20);
+  REQUIRE(runtime.ensure_servers("app_eu", targets).ok());
+  auto stats = runtime.stats("app_eu");
+  REQUIRE(stats.ok());
+  REQUIRE(stats->size() == 12);
+  for (const auto& stat : *stats) {
+    INFO(stat.server);
+    std::size_t index = std::stoul(stat.server.substr(1));
+    CHECK(stat.weight == index * 20);
+    CHECK_THAT(stat.status, !Catch::Contains("DRAIN") && !Catch::Contains("MAINT"));
+  }
+
+  // s1 keeps its weight (accepted), s2's new one is refused: the error names s2.
+  auto refused =
+      runtime.ensure_servers("app_static", {{"s1", "127.0.0.1:9", 10}, {"s2", "127.0.0.1:10", 5}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == pw::Errc::io);
+  CHECK_THAT(refused.error().to_string(), Catch::Contains("app_static/s2") &&
+                                              Catch::Contains("static LB algorithm") &&
+                                              !Catch::Contains("app_static/s1"));
+}
