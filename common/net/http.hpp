@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +100,15 @@ struct ClientResponse {
   std::string body;
 };
 
+// Where a download's body is read to, in place: `next` lends the buffer for the next
+// bytes (not empty), and each `next` is answered by one `filled` with the number of
+// bytes read into the start of that buffer (fewer than its size at the end of the body,
+// or before an error; 0 gives it back unused).
+struct BodySink {
+  std::function<Result<std::span<char>>()> next;
+  std::function<Status(std::size_t)> filled;
+};
+
 struct DownloadResult {
   int status = 0;                      // 200 (whole body) or 206 (the range asked for)
   std::optional<std::uint64_t> total;  // complete length, when the server said
@@ -146,6 +156,11 @@ class Client {
   // whole body; its first `offset` bytes are then read and dropped, so the sink always
   // continues where it stopped. Non-2xx answers are Errc::io errors with the status; an
   // error returned by the sink ends the download with that error.
+  // Each step (connecting, the handshake, the answer's head, filling one buffer of the
+  // sink) must finish within the timeout.
+  Result<DownloadResult> download(const std::string& url, std::uint64_t offset,
+                                  const BodySink& sink);
+  // The same, the body handed to `sink` in pieces (copied through a buffer of 1 MiB).
   Result<DownloadResult> download(const std::string& url, std::uint64_t offset,
                                   const std::function<Status(std::string_view)>& sink);
 
