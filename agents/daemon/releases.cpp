@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "agents/daemon/files.hpp"
+#include "agents/daemon/part_file.hpp"
 #include "agents/daemon/pipeline.hpp"
 #include "common/archive/archive.hpp"
 #include "common/log/log.hpp"
@@ -340,9 +341,7 @@ Status Releases::run_job(Job& job) {
 // Downloads into `part` while hashing; resumes with range requests after a cut. Bytes
 // already in `part` (from an earlier run) are hashed first. Any mismatch deletes it.
 Status Releases::download(Job& job, const std::string& part) {
-  int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
-  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  PW_TRY_ASSIGN(PartFile file, PartFile::open(part));
   auto remove_part = [&] { ::unlink(part.c_str()); };
 
   auto check = std::make_unique<trust::HashCheck>(job.info.length, job.info.hashes);
@@ -352,13 +351,15 @@ Status Releases::download(Job& job, const std::string& part) {
   }
   std::vector<char> buffer(1u << 20);
   for (;;) {  // hash what an earlier run left
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    ssize_t n = ::read(file.read_fd(), buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
     if (n == 0) break;
     check->update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
   }
+  buffer = {};
   std::uint64_t have = check->seen();
+  file.seek_end(have);
   if (have > job.info.length) {
     remove_part();
     return make_error(Errc::mismatch, part + ": longer than the signed length");
@@ -391,9 +392,9 @@ Status Releases::download(Job& job, const std::string& part) {
       std::lock_guard lock(mutex_);
       ++job.attempts;
     }
-    // The network thread decrypts, checks the length and hands chunks over; the
-    // pipeline's thread hashes and writes them, in order (pipeline.hpp): TLS and sha256
-    // then run on two cores.
+    // The network thread decrypts into the pipeline's buffers and checks the length;
+    // the pipeline's threads hash and write them, in order (pipeline.hpp): TLS, sha256
+    // and the disk then overlap.
     std::uint64_t received = have;
     Status written = Ok{};
     Result<net::DownloadResult> result = make_error(Errc::internal, "not run");
@@ -402,29 +403,36 @@ Status Releases::download(Job& job, const std::string& part) {
       job.bytes_done = have;
     }
     {
-      PipelinedWriter writer([&](std::string_view chunk) -> Status {
-        check->update(chunk);
-        const char* data = chunk.data();
-        std::size_t left = chunk.size();
-        while (left > 0) {
-          ssize_t n = ::write(fd, data, left);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return make_error(Errc::io, part + ": " + std::strerror(errno));
-          data += n;
-          left -= static_cast<std::size_t>(n);
-        }
-        std::lock_guard lock(mutex_);
-        job.bytes_done += chunk.size();
-        return Ok{};
-      });
-      result = client.download(job.artifact_url, have, [&](std::string_view chunk) -> Status {
-        if (received + chunk.size() > job.info.length) {
-          return make_error(Errc::mismatch, "the artifact is longer than the signed length of " +
-                                                std::to_string(job.info.length) + " bytes");
-        }
-        received += chunk.size();
-        return writer.push(chunk);
-      });
+      PipelinedWriter writer({[&](std::string_view chunk) -> Status {
+                                check->update(chunk);
+                                return Ok{};
+                              },
+                              [&](std::string_view chunk) -> Status {
+                                PW_TRY(file.append(chunk));
+                                std::lock_guard lock(mutex_);
+                                job.bytes_done += chunk.size();
+                                return Ok{};
+                              }});
+      // A resumed download first fills up to a block boundary, so that the following
+      // full buffers are written directly (part_file.hpp).
+      std::size_t first = file.to_alignment();
+      net::BodySink sink{[&]() -> Result<std::span<char>> {
+                           PW_TRY_ASSIGN(std::span<char> into, writer.acquire());
+                           if (first > 0) into = into.first(std::min(first, into.size()));
+                           first = 0;
+                           return into;
+                         },
+                         [&](std::size_t filled) -> Status {
+                           if (received + filled > job.info.length) {
+                             (void)writer.commit(0);
+                             return make_error(Errc::mismatch,
+                                               "the artifact is longer than the signed length of " +
+                                                   std::to_string(job.info.length) + " bytes");
+                           }
+                           received += filled;
+                           return writer.commit(filled);
+                         }};
+      result = client.download(job.artifact_url, have, sink);
       written = writer.finish();
     }
     if (!written.ok()) return written;
