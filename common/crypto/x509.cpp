@@ -41,6 +41,7 @@ struct Free {
   void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
   void operator()(ASN1_STRING* p) const { ASN1_STRING_free(p); }  // also ASN1_INTEGER
   void operator()(BIGNUM* p) const { BN_free(p); }
+  void operator()(ASN1_OBJECT* p) const { ASN1_OBJECT_free(p); }
   void operator()(X509_STORE* p) const { X509_STORE_free(p); }
   void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
   void operator()(unsigned char* p) const { OPENSSL_free(p); }
@@ -118,10 +119,51 @@ Result<std::string> der_sha256(int size, unsigned char** raw, std::string_view w
       std::string_view(reinterpret_cast<const char*>(der.get()), static_cast<std::size_t>(size)));
 }
 
-Result<std::string> spki_sha256(const EVP_PKEY* key, std::string_view what) {
-  if (key == nullptr) return fail(Errc::unsupported, what, "unreadable public key");
+// The sha256 of a certificate's or a CSR's SubjectPublicKeyInfo, from the structure as
+// it was read: the DER i2d_PUBKEY would give, without OpenSSL 3's encoder (most of a
+// millisecond per call; the controller reads every agent's certificate it meets).
+Result<std::string> spki_sha256(const X509_PUBKEY* key, std::string_view what) {
+  if (key == nullptr) return fail(Errc::unsupported, what, "no public key");
   unsigned char* raw = nullptr;
-  return der_sha256(i2d_PUBKEY(key, &raw), &raw, what);
+  return der_sha256(i2d_X509_PUBKEY(key, &raw), &raw, what);
+}
+
+// Copies the subject key of a CSR into a certificate field by field (algorithm, its
+// parameters, the key's bits): X509_set_pubkey would encode the decoded key again.
+Status copy_public_key(X509* cert, const X509_PUBKEY* from) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* bits = nullptr;
+  int length = 0;
+  X509_ALGOR* algor = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, &bits, &length, &algor, from) != 1 || algor == nullptr ||
+      bits == nullptr || length <= 0) {
+    return openssl_error(Errc::unsupported, "csr", "unreadable public key");
+  }
+  const ASN1_OBJECT* object = nullptr;
+  int type = 0;
+  const void* value = nullptr;
+  X509_ALGOR_get0(&object, &type, &value, algor);
+  void* parameters = nullptr;
+  if (type == V_ASN1_OBJECT) {
+    parameters = OBJ_dup(static_cast<const ASN1_OBJECT*>(value));
+  } else if (type == V_ASN1_SEQUENCE) {
+    parameters = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(value));
+  } else if (type != V_ASN1_UNDEF && type != V_ASN1_NULL) {
+    return fail(Errc::unsupported, "csr", "public key parameters of an unknown kind");
+  }
+  Ptr<ASN1_OBJECT> object_copy(OBJ_dup(object));
+  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(length)));
+  bool no_copy = !object_copy || bits_copy == nullptr ||
+                 ((type == V_ASN1_OBJECT || type == V_ASN1_SEQUENCE) && parameters == nullptr);
+  if (no_copy || X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), object_copy.get(), type,
+                                        parameters, bits_copy, length) != 1) {
+    OPENSSL_free(bits_copy);
+    if (type == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(parameters));
+    if (type == V_ASN1_SEQUENCE) ASN1_STRING_free(static_cast<ASN1_STRING*>(parameters));
+    return openssl_error(Errc::crypto, "certificate", "cannot copy the public key");
+  }
+  (void)object_copy.release();  // owned by the certificate now
+  return Ok{};
 }
 
 // pem_password_cb that refuses to supply a passphrase (and never prompts on a tty).
@@ -334,7 +376,8 @@ Result<Ptr<X509_REQ>> parse_csr(std::string_view pem) {
 // A v3 certificate with a random positive 128-bit serial, the subject CN, the issuer's
 // name (null: self-issued), validity [now - 60 s, not_after] and the subject's key.
 Result<Ptr<X509>> new_certificate(const std::string& common_name, const X509_NAME* issuer,
-                                  EVP_PKEY* key, std::int64_t now, std::int64_t not_after) {
+                                  EVP_PKEY* key, const X509_PUBKEY* spki, std::int64_t now,
+                                  std::int64_t not_after) {
   std::array<unsigned char, 16> random{};
   PW_TRY(require(RAND_bytes(random.data(), 16) == 1, Errc::crypto, "certificate", "no randomness"));
   random[0] = static_cast<unsigned char>((random[0] & 0x7F) | 0x40);  // positive, 16 bytes
@@ -349,8 +392,9 @@ Result<Ptr<X509>> new_certificate(const std::string& common_name, const X509_NAM
           X509_set_issuer_name(cert.get(), issuer != nullptr ? issuer : subject.get()) == 1 &&
           ASN1_TIME_set(X509_getm_notBefore(cert.get()), static_cast<time_t>(now - kClockSkew)) &&
           ASN1_TIME_set(X509_getm_notAfter(cert.get()), static_cast<time_t>(not_after)) &&
-          X509_set_pubkey(cert.get(), key) == 1,
+          (spki != nullptr || X509_set_pubkey(cert.get(), key) == 1),
       Errc::crypto, "certificate", "cannot fill in the fields"));
+  if (spki != nullptr) PW_TRY(copy_public_key(cert.get(), spki));
   return cert;
 }
 
@@ -420,7 +464,7 @@ Result<CsrInfo> read_csr(std::string_view csr_pem) {
   void* san = exts ? X509V3_get_d2i(exts.get(), NID_subject_alt_name, &crit, nullptr) : nullptr;
   CsrInfo info;
   PW_TRY_ASSIGN(info.names, read_names(X509_REQ_get_subject_name(req.get()), san, crit, "csr"));
-  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_REQ_get0_pubkey(req.get()), "csr"));
+  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_REQ_get_X509_PUBKEY(req.get()), "csr"));
   return info;
 }
 
@@ -485,7 +529,7 @@ Result<CertInfo> decode_certificate(std::string_view cert_pem) {
   unsigned char* der = nullptr;
   PW_TRY_ASSIGN(info.sha256_fingerprint, der_sha256(i2d_X509(cert.get(), &der), &der, kWhat));
   info.is_ca = (X509_get_extension_flags(cert.get()) & EXFLAG_CA) != 0;
-  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_get0_pubkey(cert.get()), kWhat));
+  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_get_X509_PUBKEY(cert.get()), kWhat));
   return info;
 }
 
@@ -539,8 +583,8 @@ Result<CertificateAuthority> CertificateAuthority::create(const std::string& com
   PW_TRY_ASSIGN(std::string key_pem, generate_private_key_pem());
   PW_TRY_ASSIGN(Ptr<EVP_PKEY> key, parse_private_key(key_pem, "ca private key"));
   std::int64_t now = now_unix();
-  PW_TRY_ASSIGN(Ptr<X509> cert,
-                new_certificate(common_name, nullptr, key.get(), now, now + validity_seconds));
+  PW_TRY_ASSIGN(Ptr<X509> cert, new_certificate(common_name, nullptr, key.get(), nullptr, now,
+                                                now + validity_seconds));
   PW_TRY(finish_certificate(cert.get(), cert.get(), key.get(), {},
                             {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                              {NID_key_usage, "critical,keyCertSign,cRLSign"},
@@ -585,8 +629,8 @@ Result<std::string> CertificateAuthority::issue(std::string_view csr_pem,
   PW_TRY_ASSIGN(std::int64_t ca_end, unix_time(X509_get0_notAfter(ca), "ca certificate"));
   if (ca_end <= now) return fail(Errc::expired, "ca certificate", "expired; it cannot issue");
   PW_TRY_ASSIGN(Ptr<X509> cert,
-                new_certificate(options.names.common_name, X509_get_subject_name(ca),
-                                X509_REQ_get0_pubkey(req.get()), now,
+                new_certificate(options.names.common_name, X509_get_subject_name(ca), nullptr,
+                                X509_REQ_get_X509_PUBKEY(req.get()), now,
                                 std::min(now + options.validity_seconds, ca_end)));
   const char* eku = !options.client_auth   ? "serverAuth"
                     : !options.server_auth ? "clientAuth"

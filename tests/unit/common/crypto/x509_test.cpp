@@ -497,6 +497,14 @@ TEST_CASE("the openssl command line accepts the CSR and the certificates", "[x50
       expected_serial += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   CHECK(info.serial_hex == expected_serial);
+  // The issued certificate carries the CSR's key, and its SPKI hash is openssl's.
+  std::string spki = run("openssl x509 -noout -pubkey -in " + cert_file +
+                         " | openssl pkey -pubin -outform DER | sha256sum");
+  CHECK(info.public_key_sha256 == spki.substr(0, 64));
+  CHECK(info.public_key_sha256 == must(x509::read_csr(agent.csr)).public_key_sha256);
+  std::string cert_key = run("openssl x509 -noout -pubkey -in " + cert_file);
+  CHECK_THAT(cert_key, Catch::StartsWith("-----BEGIN PUBLIC KEY-----"));
+  CHECK(cert_key == run("openssl req -noout -pubkey -in " + quote(dir / "csr.pem")));
 
   std::string text = run("openssl x509 -noout -text -in " + cert_file);
   CHECK_THAT(text, Catch::Contains("CA:FALSE"));
