@@ -169,7 +169,7 @@ Result<std::string> Enrollment::create_token_in_transaction(const std::string& s
 
 Result<std::string> Enrollment::enroll(const std::string& server, const std::string& token,
                                        const std::string& csr_pem,
-                                       const std::vector<std::string>& ips) {
+                                       const std::vector<std::string>& ips, const Also& also) {
   std::string refusal;  // why, for the audit log only
   std::string certificate;
   auto status = store_->db().transaction([&]() -> Status {
@@ -207,7 +207,7 @@ Result<std::string> Enrollment::enroll(const std::string& server, const std::str
          {{"server", server}, {"certificate_sha256", fingerprint}},
          "ok"});
     if (!appended.ok()) return std::move(appended).error();
-    return Ok{};
+    return also ? also(fingerprint) : Status(Ok{});
   });
   if (!status.ok()) return std::move(status).error().with_context("enrolling " + server);
   if (!refusal.empty()) {

@@ -69,8 +69,12 @@ class Enrollment {
                                                   const std::string& actor);
   // Errc::permission for an unknown, used, expired or other server's token (the same
   // answer for all four, so a caller learns nothing); the certificate otherwise.
+  // `also` (when set) runs in the same transaction once the certificate is issued, with
+  // its sha256: the controller records the server as enrolled in the same commit.
+  using Also = std::function<Status(const std::string& certificate_sha256)>;
   Result<std::string> enroll(const std::string& server, const std::string& token,
-                             const std::string& csr_pem, const std::vector<std::string>& ips);
+                             const std::string& csr_pem, const std::vector<std::string>& ips,
+                             const Also& also = {});
   // Every unused token of `server` stops working (it is being decommissioned: an
   // enrollment still on its way must not bring it back). Returns how many there were.
   Result<std::int64_t> revoke(const std::string& server);

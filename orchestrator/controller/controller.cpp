@@ -142,14 +142,17 @@ net::Response Controller::enroll(const net::Request& request) {
     ips.push_back(request.peer_address);
   }
   ca::Enrollment enrollment(*store_, *ca_);
-  auto certificate = enrollment.enroll(name, asked->token, asked->csr, ips);
+  // Enrolled, and recorded so (a server the provider made), in one commit.
+  ca::Enrollment::Also record;
+  if (!address.empty()) {
+    record = [&](const std::string& fingerprint) {
+      return servers.mark_enrolled(name, fingerprint);
+    };
+  }
+  auto certificate = enrollment.enroll(name, asked->token, asked->csr, ips, record);
   if (!certificate.ok()) {
     int status = certificate.error().code == Errc::permission ? 403 : 400;
     return error_reply(status, errc_name(certificate.error().code), certificate.error().message);
-  }
-  if (auto fingerprint = x509::certificate_sha256(*certificate);
-      fingerprint.ok() && !address.empty()) {
-    (void)servers.mark_enrolled(name, *fingerprint);
   }
   return reply(200, {{"certificate", *certificate}, {"ca", ca_->certificate_pem()}});
 }

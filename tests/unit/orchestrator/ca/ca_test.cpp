@@ -114,3 +114,37 @@ TEST_CASE("an enrollment token works once, for its server, before it expires") {
   CHECK_THAT(outcomes[5], Catch::Contains("refused: bad certificate request"));
   CHECK((*store)->audit().verify().value().intact);
 }
+
+TEST_CASE("what the caller records with an enrollment commits with it, or neither does") {
+  pw::test::TempDir dir;
+  auto ca = pw::ca::ControllerCa::init(dir / "ca", "Patchwave CA");
+  REQUIRE(ca.ok());
+  auto store = pw::store::Store::open(pw::test::fresh_store(dir));
+  REQUIRE(store.ok());
+  pw::ca::Enrollment enrollment(**store, *ca);
+  auto token = enrollment.create_token("bw-r1-0", 10min, "controller");
+  REQUIRE(token.ok());
+  auto events = [&] { return (*store)->audit().read(1, 1000)->size(); };
+  std::size_t before = events();
+
+  // The caller's own write fails: no certificate, the token is still unused, no event.
+  std::string seen;
+  auto failed = enrollment.enroll("bw-r1-0", *token, csr_for("bw-r1-0"), {},
+                                  [&](const std::string& fingerprint) -> pw::Status {
+                                    seen = fingerprint;
+                                    return pw::make_error(pw::Errc::io, "disk full");
+                                  });
+  REQUIRE_FALSE(failed.ok());
+  CHECK(seen.size() == 64);
+  CHECK(events() == before);
+
+  // Then it works: the fingerprint handed over is the certificate's.
+  auto cert = enrollment.enroll("bw-r1-0", *token, csr_for("bw-r1-0"), {},
+                                [&](const std::string& fingerprint) -> pw::Status {
+                                  seen = fingerprint;
+                                  return pw::Ok{};
+                                });
+  REQUIRE(cert.ok());
+  CHECK(seen == *x509::certificate_sha256(*cert));
+  CHECK(events() == before + 1);
+}
