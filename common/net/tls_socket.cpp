@@ -127,7 +127,9 @@ Result<std::unique_ptr<TlsSocket>> TlsSocket::connect(SSL_CTX* context, const st
   }
   std::unique_ptr<TlsSocket> socket(new TlsSocket(std::move(guard), *fd, ssl));
   PW_TRY(expect_server_name(ssl, host));
-  SSL_set_fd(ssl, *fd);
+  if (SSL_set_fd(ssl, *fd) != 1) {
+    return make_error(Errc::crypto, "TLS with " + where + ": " + openssl_errors());
+  }
   // One read per record instead of one for its header and another for its body. The
   // read buffer keeps its default size (one record and a bit): OpenSSL 3.0 moves
   // what is left in it to the front before each batch of records, so a bigger buffer
