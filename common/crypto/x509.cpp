@@ -478,6 +478,7 @@ detail::CertCache& cert_cache() {
 }
 
 Result<CertInfo> decode_certificate(std::string_view cert_pem);
+Result<CertInfo> describe(X509* cert);
 
 }  // namespace
 
@@ -512,24 +513,29 @@ namespace {
 
 Result<CertInfo> decode_certificate(std::string_view cert_pem) {
   ErrorMark mark;
+  PW_TRY_ASSIGN(Ptr<X509> cert, parse_certificate(cert_pem, "certificate"));
+  return describe(cert.get());
+}
+
+// What read_certificate says of a certificate, from the decoded (or just built) one.
+Result<CertInfo> describe(X509* cert) {
   constexpr std::string_view kWhat = "certificate";
-  PW_TRY_ASSIGN(Ptr<X509> cert, parse_certificate(cert_pem, kWhat));
   CertInfo info;
   int crit = -1;
-  void* san = X509_get_ext_d2i(cert.get(), NID_subject_alt_name, &crit, nullptr);
-  PW_TRY_ASSIGN(info.names, read_names(X509_get_subject_name(cert.get()), san, crit, kWhat));
+  void* san = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr);
+  PW_TRY_ASSIGN(info.names, read_names(X509_get_subject_name(cert), san, crit, kWhat));
   PW_TRY_ASSIGN(info.issuer_common_name,
-                common_name_of(X509_get_issuer_name(cert.get()), "certificate issuer"));
-  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert.get());
+                common_name_of(X509_get_issuer_name(cert), "certificate issuer"));
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
   const unsigned char* magnitude = ASN1_STRING_get0_data(serial);
   info.serial_hex = (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? "-" : "") +
                     to_hex(Bytes(magnitude, magnitude + ASN1_STRING_length(serial)));
-  PW_TRY_ASSIGN(info.not_before, unix_time(X509_get0_notBefore(cert.get()), kWhat));
-  PW_TRY_ASSIGN(info.not_after, unix_time(X509_get0_notAfter(cert.get()), kWhat));
+  PW_TRY_ASSIGN(info.not_before, unix_time(X509_get0_notBefore(cert), kWhat));
+  PW_TRY_ASSIGN(info.not_after, unix_time(X509_get0_notAfter(cert), kWhat));
   unsigned char* der = nullptr;
-  PW_TRY_ASSIGN(info.sha256_fingerprint, der_sha256(i2d_X509(cert.get(), &der), &der, kWhat));
-  info.is_ca = (X509_get_extension_flags(cert.get()) & EXFLAG_CA) != 0;
-  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_get_X509_PUBKEY(cert.get()), kWhat));
+  PW_TRY_ASSIGN(info.sha256_fingerprint, der_sha256(i2d_X509(cert, &der), &der, kWhat));
+  info.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
+  PW_TRY_ASSIGN(info.public_key_sha256, spki_sha256(X509_get_X509_PUBKEY(cert), kWhat));
   return info;
 }
 
@@ -641,7 +647,11 @@ Result<std::string> CertificateAuthority::issue(std::string_view csr_pem,
                              {NID_ext_key_usage, eku},
                              {NID_subject_key_identifier, "hash"},
                              {NID_authority_key_identifier, "keyid,issuer"}}));
-  return pem_text(cert.get(), PEM_write_bio_X509, "certificate");
+  PW_TRY_ASSIGN(std::string pem, pem_text(cert.get(), PEM_write_bio_X509, "certificate"));
+  // Its holder will show it on every connection (an agent's download, right after it
+  // enrolled): read_certificate knows it from here instead of decoding it again.
+  if (auto info = describe(cert.get()); info.ok()) cert_cache().add(pem, *info);
+  return pem;
 }
 
 }  // namespace pw::crypto::x509
