@@ -207,11 +207,40 @@ Status Runtime::remove_servers(const std::string& backend, const std::vector<std
   for (const auto& name : names) PW_TRY(check_names(backend, name));
   PW_TRY_ASSIGN(StatTable table, show_stat());
   if (table.backends.count(backend) == 0) return no_backend(backend);
-  for (const auto& name : names) {
-    bool present = std::any_of(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
+  auto present = [&](const std::string& name) {
+    return std::any_of(table.servers.begin(), table.servers.end(), [&](const auto& stat) {
       return stat.backend == backend && stat.server == name;
     });
-    if (!present) continue;
+  };
+  // All in one exchange when it fits: maintenance, then deletion, server by server. Each
+  // deletion answers "Server deleted." and each state change nothing; anything else (a
+  // server still holding connections) and they are done one at a time, as they stand
+  // now, for an error that names the server.
+  std::string batch;
+  std::size_t batched = 0;
+  for (const auto& name : names) {
+    if (!present(name)) continue;
+    batch += (batch.empty() ? "" : "; ") + std::string("set server ") + backend + "/" + name +
+             " state maint; del server " + backend + "/" + name;
+    ++batched;
+  }
+  if (batched == 0) return Ok{};
+  if (batch.size() <= kMaxBatch) {
+    auto answer = command(batch);
+    if (answer.ok()) {
+      std::string rest = *answer;
+      std::size_t deleted = 0;
+      for (std::size_t at = rest.find("Server deleted."); at != std::string::npos;
+           at = rest.find("Server deleted.")) {
+        rest.erase(at, std::string_view("Server deleted.").size());
+        ++deleted;
+      }
+      if (deleted == batched && trimmed(rest).empty()) return Ok{};
+    }
+    PW_TRY_ASSIGN(table, show_stat());
+  }
+  for (const auto& name : names) {
+    if (!present(name)) continue;
     PW_TRY(set_state(backend, name, "maint"));
     PW_TRY_ASSIGN(std::string answer, command("del server " + backend + "/" + name));
     if (answer.find("Server deleted") == std::string::npos) {

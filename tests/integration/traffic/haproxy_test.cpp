@@ -266,6 +266,19 @@ TEST_CASE(
     CHECK_THAT(stat.status, !Catch::Contains("DRAIN") && !Catch::Contains("MAINT"));
   }
 
+  // Removed together, in one exchange: gone, the others untouched; again: nothing to do.
+  REQUIRE(runtime.remove_servers("app_eu", {"s0", "s3", "s7", "absent"}).ok());
+  auto left = runtime.stats("app_eu");
+  REQUIRE(left.ok());
+  REQUIRE(left->size() == 9);
+  for (const auto& stat : *left) {
+    CHECK(stat.server != "s0");
+    CHECK(stat.server != "s3");
+    CHECK(stat.server != "s7");
+  }
+  REQUIRE(runtime.remove_servers("app_eu", {"s0", "s3"}).ok());
+  CHECK(runtime.stats("app_eu")->size() == 9);
+
   // s1 keeps its weight (accepted), s2's new one is refused: the error names s2.
   auto refused =
       runtime.ensure_servers("app_static", {{"s1", "127.0.0.1:9", 10}, {"s2", "127.0.0.1:10", 5}});
