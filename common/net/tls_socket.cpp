@@ -14,41 +14,13 @@
 #include <cstring>
 
 #include "common/net/tls_context.hpp"
+#include "common/posix/sigpipe_guard.hpp"
 
 namespace pw::net {
 
-// SIGPIPE blocked in this thread; one raised meanwhile is consumed (the write that
-// raised it failed with EPIPE, which is reported).
-class TlsSocket::SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigset_t pending;
-    ::sigemptyset(&pending);
-    ::sigpending(&pending);
-    was_pending_ = ::sigismember(&pending, SIGPIPE) == 1;
-    sigset_t block;
-    ::sigemptyset(&block);
-    ::sigaddset(&block, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &block, &old_);
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t only;
-      ::sigemptyset(&only);
-      ::sigaddset(&only, SIGPIPE);
-      timespec zero{0, 0};
-      while (::sigtimedwait(&only, nullptr, &zero) == SIGPIPE) {
-      }
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t old_{};
-  bool was_pending_ = false;
-};
+// OpenSSL writes to the socket with write(2): a peer gone must fail the write (EPIPE), not
+// kill the process.
+class TlsSocket::SigpipeGuard : public posix::SigpipeGuard {};
 
 namespace {
 

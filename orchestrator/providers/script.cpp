@@ -28,6 +28,7 @@
 
 #include "agents/service/child_setup.hpp"
 #include "agents/service/command.hpp"
+#include "common/posix/sigpipe_guard.hpp"
 
 namespace pw::providers {
 namespace {
@@ -43,38 +44,9 @@ constexpr std::chrono::milliseconds kDrainTime{250};  // output still read after
 using pw::agent::spawn_detail::ChildSetup;
 using pw::agent::spawn_detail::set_cloexec;
 
-// SIGPIPE blocked in this thread while the script runs (a script that exits without
-// reading its stdin must not kill the controller); a SIGPIPE raised meanwhile is consumed.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigset_t pending;
-    ::sigemptyset(&pending);
-    ::sigpending(&pending);
-    was_pending_ = ::sigismember(&pending, SIGPIPE) == 1;
-    sigset_t block;
-    ::sigemptyset(&block);
-    ::sigaddset(&block, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &block, &old_);
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t only;
-      ::sigemptyset(&only);
-      ::sigaddset(&only, SIGPIPE);
-      timespec zero{0, 0};
-      while (::sigtimedwait(&only, nullptr, &zero) == SIGPIPE) {
-      }
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t old_{};
-  bool was_pending_ = false;
-};
+// SIGPIPE is blocked while the script runs (posix::SigpipeGuard): a script that exits
+// without reading its stdin must not kill the controller.
+using posix::SigpipeGuard;
 
 struct RunResult {
   std::string out, err;
