@@ -8,32 +8,15 @@
 
 #include "common/net/http.hpp"
 #include "orchestrator/ca/ca.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_pki.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Fixture {
-  pw::test::TempDir dir;
-  pw::net::TlsFiles server_tls, client_tls;
+struct Fixture : pw::test::TestPki {
   std::mutex mutex;
   std::vector<std::uint16_t> peer_ports;  // the client's port of each request
-
-  Fixture() {
-    auto ca = pw::ca::ControllerCa::init(dir / "ca", "test CA");
-    REQUIRE(ca.ok());
-    auto server = ca->issue_controller("server.test", {}, {"127.0.0.1"});
-    auto client = ca->issue_operator("alice", "viewer", std::chrono::hours(1));
-    REQUIRE(server.ok());
-    REQUIRE(client.ok());
-    pw::test::write_file(dir / "server.crt", server->certificate_pem);
-    pw::test::write_file(dir / "server.key", server->private_key_pem);
-    pw::test::write_file(dir / "client.crt", client->certificate_pem);
-    pw::test::write_file(dir / "client.key", client->private_key_pem);
-    server_tls = {ca->certificate_file(), dir / "server.crt", dir / "server.key"};
-    client_tls = {ca->certificate_file(), dir / "client.crt", dir / "client.key"};
-  }
 
   std::unique_ptr<pw::net::Server> serve(std::uint16_t port, std::chrono::milliseconds io_timeout) {
     pw::net::ServerOptions options;
